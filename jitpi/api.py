@@ -1,0 +1,73 @@
+"""The public contract: an exact hit count per backend, and the estimate computed from it."""
+
+from __future__ import annotations
+
+from jitpi import registry
+from jitpi._validation import check_choice, check_n, check_seed
+from jitpi.registry import BACKENDS, DEVICES, VARIANTS, BackendUnavailable
+from jitpi.stats import Estimate
+
+
+def availability(backend: str, device: str = "cpu") -> tuple[bool, str]:
+    """Whether ``backend`` can run on ``device`` here, and if not, why (install hint, no GPU, ...)."""
+    check_choice(backend, name="backend", choices=BACKENDS)
+    check_choice(device, name="device", choices=DEVICES)
+    reason = registry.unavailable_reason(backend, device)
+    if reason is not None:
+        return False, reason
+    return True, registry.load(backend).describe(device)
+
+
+def count_hits(
+    n: int, *, backend: str, seed: int = 0, variant: str = "native", device: str = "cpu"
+) -> int:
+    """Exact number of the first ``n`` samples of stream ``seed`` inside the quarter circle."""
+    check_choice(backend, name="backend", choices=BACKENDS)
+    check_choice(variant, name="variant", choices=VARIANTS)
+    check_choice(device, name="device", choices=DEVICES)
+    n = check_n(n)
+    seed = check_seed(seed)
+    kernel = _kernel(backend, variant, device)
+    if variant == "naive":
+        limit = registry.load(backend).naive_max_n(device)
+        if n > limit:
+            raise ValueError(
+                f"n={n} is above {limit}, the largest the naive {backend} variant accepts on this "
+                f"{device} (it materialises every sample); use variant='native' or 'shared'"
+            )
+    hits = kernel(n, seed, device=device)
+    return _checked(hits, n, backend, variant, device)
+
+
+def estimate_pi(
+    n: int, *, backend: str = "numpy", seed: int = 0, variant: str = "native", device: str = "cpu"
+) -> Estimate:
+    """Monte Carlo estimate of pi with its standard error and z-score, from ``count_hits``."""
+    n = check_n(n)
+    seed = check_seed(seed)
+    hits = count_hits(n, backend=backend, seed=seed, variant=variant, device=device)
+    return Estimate(backend=backend, variant=variant, device=device, n=n, seed=seed, hits=hits)
+
+
+def _kernel(backend: str, variant: str, device: str):
+    reason = registry.unavailable_reason(backend, device)
+    if reason is not None:
+        raise BackendUnavailable(backend, device, reason, variant)
+    module = registry.load(backend)
+    kernel = getattr(module, variant, None)
+    if kernel is None:
+        raise BackendUnavailable(
+            backend, device, f"the {variant!r} variant is not implemented for {backend}", variant
+        )
+    return kernel
+
+
+def _checked(hits: object, n: int, backend: str, variant: str, device: str) -> int:
+    """Refuse a kernel result that cannot be a count: never return a wrong number silently."""
+    try:
+        value = int(hits)  # type: ignore[call-overload]
+    except (TypeError, ValueError) as error:
+        raise RuntimeError(f"{backend} ({variant}, {device}) returned {hits!r}, not a count") from error
+    if value != hits or not 0 <= value <= n:
+        raise RuntimeError(f"{backend} ({variant}, {device}) returned {hits!r} hits for n={n}")
+    return value

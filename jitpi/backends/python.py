@@ -1,0 +1,50 @@
+"""python: the founding article's plain loop, the reference and the slowest row.
+
+``native`` is the article's loop with a seeded ``random.Random`` (Mersenne Twister, 53-bit
+doubles), re-seeded per chunk from (seed, chunk index) so that any chunk can be counted on its own.
+``shared`` is the Philox reference in Python ints, one block (two samples) at a time.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+
+from jitpi import philox
+from jitpi.backends import NO_GPU
+from jitpi.chunking import ChunkPlan
+
+CHUNK = 1 << 16
+
+
+def device_unavailable_reason(device: str) -> str | None:
+    return None if device == "cpu" else NO_GPU
+
+
+def describe(device: str) -> str:
+    return f"CPython {sys.version.split()[0]}, interpreted, 1 thread"
+
+
+def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    hits = 0
+    for index, count in ChunkPlan(start, n, chunk or CHUNK):
+        uniform = random.Random((seed << 64) | index).random
+        for _ in range(count):
+            x = uniform()
+            y = uniform()
+            if x * x + y * y < 1.0:
+                hits += 1
+    return hits
+
+
+def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    key = philox.split_seed(seed)
+    end = start + n
+    hits = 0
+    for block in range(start // 2, (end + 1) // 2):
+        w0, w1, w2, w3 = philox.philox4x32_scalar((block & philox.MASK32, block >> 32, 0, 0), key)
+        if start <= 2 * block < end and philox.inside_scalar(w0, w1):
+            hits += 1
+        if start <= 2 * block + 1 < end and philox.inside_scalar(w2, w3):
+            hits += 1
+    return hits

@@ -1,0 +1,125 @@
+"""The contract every backend keeps, checked the same way for each: exact, deterministic counts of
+a prefix of one stream, correct statistics, masked tails and bounded memory."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import SLOW_BACKENDS, backend_module, require
+
+import jitpi
+from jitpi.stats import chi2_sf, dispersion
+
+CHUNKED_VARIANTS = ("native", "shared")
+SEEDS = (0, 1, 12345, 2**64 - 1)
+
+
+@pytest.fixture(params=CHUNKED_VARIANTS)
+def variant(request, backend) -> str:
+    require(backend, variant=request.param)
+    return request.param
+
+
+def test_deterministic(backend, variant):
+    first = jitpi.count_hits(10_007, backend=backend, seed=7, variant=variant)
+    second = jitpi.count_hits(10_007, backend=backend, seed=7, variant=variant)
+    assert first == second
+    assert isinstance(first, int)
+    other_seed = jitpi.count_hits(10_007, backend=backend, seed=8, variant=variant)
+    assert other_seed != first or jitpi.count_hits(10_007, backend=backend, seed=9, variant=variant) != first
+
+
+@pytest.mark.parametrize("n", [10**4, 10**6])
+@pytest.mark.parametrize("seed", [0, 2**64 - 1])
+def test_z_score_within_five_sigma(backend, variant, n, seed):
+    estimate = jitpi.estimate_pi(n, backend=backend, seed=seed, variant=variant)
+    assert estimate.hits == jitpi.count_hits(n, backend=backend, seed=seed, variant=variant)
+    assert abs(estimate.z) < 5, estimate
+    # The x == y sentinel: taking both coordinates from one word gives pi_hat -> 2*sqrt(2).
+    assert abs(estimate.pi - 2 * math.sqrt(2)) > 0.05, estimate
+
+
+def test_dispersion_over_seeds(backend, variant):
+    """Overlapping streams leave the mean unbiased but inflate the variance; sum(z**2) sees it."""
+    n = 20_000 if backend in SLOW_BACKENDS else 200_000
+    z_scores = [jitpi.estimate_pi(n, backend=backend, seed=seed, variant=variant).z for seed in range(16)]
+    statistic, dof = dispersion(z_scores)
+    upper = chi2_sf(statistic, dof)
+    assert 1e-4 < upper < 1 - 1e-4, (statistic, dof, z_scores)
+
+
+def test_tails_are_prefixes(backend, variant):
+    """Counts of the first n samples: adding one sample adds 0 or 1 hit, across chunk edges too."""
+    chunk = _chunk(backend, variant)
+    sizes = sorted({1, 2, 3, 4, chunk - 1, chunk, chunk + 1, chunk + 2, 2 * chunk + 1})
+    hits = {n: jitpi.count_hits(n, backend=backend, seed=3, variant=variant) for n in sizes}
+    for n in sizes:
+        assert 0 <= hits[n] <= n
+        if n + 1 in hits:
+            assert hits[n + 1] - hits[n] in (0, 1), (n, hits)
+    assert hits[2 * chunk + 1] > hits[chunk + 2]
+
+
+def test_small_chunk_tails(backend, variant):
+    """The same prefix property with a tiny chunk, so every path runs many full chunks and a tail."""
+    module = backend_module(backend)
+    kernel = getattr(module, variant)
+    counts = [kernel(n, 11, device="cpu", chunk=_small_chunk(backend)) for n in range(1, 40)]
+    steps = {b - a for a, b in zip(counts, counts[1:], strict=False)}
+    assert steps <= {0, 1} and counts[0] in (0, 1), counts
+
+
+def test_offsets_beyond_int32(backend, variant):
+    """Chunks near 2**40 are counted with 64-bit offsets: no wrap onto the start of the stream."""
+    module = backend_module(backend)
+    kernel = getattr(module, variant)
+    chunk = _chunk(backend, variant)
+    length = min(chunk, 4096)
+    far = (2**40 - chunk) // chunk * chunk
+    near_int32 = (2**31 // chunk + 1) * chunk
+    counts = [kernel(length, 5, device="cpu", start=start) for start in (0, near_int32, far)]
+    for count in counts:
+        assert abs(count / length - math.pi / 4) < 6 * math.sqrt(0.17 / length), counts
+    if variant == "shared":
+        from jitpi.philox import shared_hits_reference
+
+        assert counts == [shared_hits_reference(length, 5, start) for start in (0, near_int32, far)]
+
+
+def test_largest_n_is_accepted_and_one_more_is_not(backend, variant):
+    with pytest.raises(ValueError, match="n must be"):
+        jitpi.count_hits(2**40 + 1, backend=backend, variant=variant)
+
+
+def test_memory_is_bounded(backend, variant):
+    """Peak RSS of a run at n = 1e8 stays within 64 MiB of one at n = 1e6 (memory O(chunk))."""
+    if backend == "python":
+        pytest.skip("the pure Python loop is O(1) in memory and would take minutes at n = 1e8")
+    script = textwrap.dedent(
+        f"""
+        import json, resource, jitpi
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        jitpi.count_hits(10**6, backend={backend!r}, variant={variant!r})
+        small = peak()
+        jitpi.count_hits(10**8, backend={backend!r}, variant={variant!r})
+        print(json.dumps({{"small": small, "large": peak()}}))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    peaks = json.loads(result.stdout.strip().splitlines()[-1])
+    assert peaks["large"] - peaks["small"] < 64 * 2**20, peaks
+
+
+def _chunk(backend: str, variant: str) -> int:
+    module = backend_module(backend)
+    return getattr(module, "SHARED_CHUNK" if variant == "shared" else "CHUNK", None) or module.CHUNK
+
+
+def _small_chunk(backend: str) -> int:
+    return getattr(backend_module(backend), "SMALLEST_CHUNK", 8)
