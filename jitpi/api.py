@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jitpi import registry
 from jitpi._validation import check_choice, check_n, check_seed
 from jitpi.registry import BACKENDS, DEVICES, VARIANTS, BackendUnavailable
@@ -19,14 +21,29 @@ def availability(backend: str, device: str = "cpu") -> tuple[bool, str]:
 
 
 def count_hits(
-    n: int, *, backend: str, seed: int = 0, variant: str = "native", device: str = "cpu"
+    n: int,
+    *,
+    backend: str,
+    seed: int = 0,
+    variant: str = "native",
+    device: str = "cpu",
+    client: Any = None,
 ) -> int:
-    """Exact number of the first ``n`` samples of stream ``seed`` inside the quarter circle."""
+    """Exact number of the first ``n`` samples of stream ``seed`` inside the quarter circle.
+
+    With a ``dask.distributed.Client``, the count is split into chunk tasks run by its workers; the
+    result is the same integer.
+    """
     check_choice(backend, name="backend", choices=BACKENDS)
     check_choice(variant, name="variant", choices=VARIANTS)
     check_choice(device, name="device", choices=DEVICES)
     n = check_n(n)
     seed = check_seed(seed)
+    if client is not None:
+        from jitpi.distributed import count_hits_on
+
+        hits = count_hits_on(client, n, backend=backend, seed=seed, variant=variant, device=device)
+        return _checked(hits, n, backend, variant, device)
     kernel = _kernel(backend, variant, device)
     if variant == "naive":
         limit = registry.load(backend).naive_max_n(device)
@@ -40,12 +57,18 @@ def count_hits(
 
 
 def estimate_pi(
-    n: int, *, backend: str = "numpy", seed: int = 0, variant: str = "native", device: str = "cpu"
+    n: int,
+    *,
+    backend: str = "numpy",
+    seed: int = 0,
+    variant: str = "native",
+    device: str = "cpu",
+    client: Any = None,
 ) -> Estimate:
     """Monte Carlo estimate of pi with its standard error and z-score, from ``count_hits``."""
     n = check_n(n)
     seed = check_seed(seed)
-    hits = count_hits(n, backend=backend, seed=seed, variant=variant, device=device)
+    hits = count_hits(n, backend=backend, seed=seed, variant=variant, device=device, client=client)
     return Estimate(backend=backend, variant=variant, device=device, n=n, seed=seed, hits=hits)
 
 

@@ -71,13 +71,23 @@ def bench_accuracy(func: F | None = None, *, n_arg: str | None = None) -> Any:
         if math.isnan(accuracy["z"]):
             logger.info(
                 "Function %s's pi is %.9f: absolute error %.3e, relative accuracy %.6f (z unknown: "
-                "n not found)", _name(func), accuracy["pi"], accuracy["abs_error"], accuracy["rel_accuracy"],
+                "n not found)",
+                _name(func),
+                accuracy["pi"],
+                accuracy["abs_error"],
+                accuracy["rel_accuracy"],
             )
         else:
             logger.info(
                 "Function %s's pi is %.9f: absolute error %.3e = %.2f sigma (z = %+.2f, n = %d), "
-                "relative accuracy %.6f", _name(func), accuracy["pi"], accuracy["abs_error"],
-                abs(accuracy["z"]), accuracy["z"], accuracy["n"], accuracy["rel_accuracy"],
+                "relative accuracy %.6f",
+                _name(func),
+                accuracy["pi"],
+                accuracy["abs_error"],
+                abs(accuracy["z"]),
+                accuracy["z"],
+                accuracy["n"],
+                accuracy["rel_accuracy"],
             )
         return value
 

@@ -7,6 +7,7 @@ never breaks ``import jitpi`` or another backend.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -127,10 +128,8 @@ _LOAD_FIRST = {"tensorflow": "triton"}
 def _preload_before(backend: str) -> None:
     first = _LOAD_FIRST.get(backend)
     if first and first not in sys.modules and importlib.util.find_spec(first) is not None:
-        try:
+        with contextlib.suppress(Exception):  # a broken Triton is reported by its own backend
             importlib.import_module(first)
-        except Exception:  # noqa: BLE001 - a broken Triton is reported by its own backend
-            pass
 
 
 def _import_conflict(backend: str) -> str | None:

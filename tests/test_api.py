@@ -64,7 +64,14 @@ def test_bad_n_is_refused_by_name(n, error):
 
 @pytest.mark.parametrize(
     ("seed", "error"),
-    [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError), ("1", TypeError), (None, TypeError)],
+    [
+        (-1, ValueError),
+        (2**64, ValueError),
+        (1.0, TypeError),
+        (True, TypeError),
+        ("1", TypeError),
+        (None, TypeError),
+    ],
 )
 def test_bad_seed_is_refused_by_name(seed, error):
     with pytest.raises(error, match="seed"):

@@ -3,6 +3,7 @@ a prefix of one stream, correct statistics, masked tails and bounded memory."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -70,7 +71,7 @@ def test_small_chunk_tails(backend, variant):
     module = backend_module(backend)
     kernel = getattr(module, variant)
     counts = [kernel(n, 11, device="cpu", chunk=_small_chunk(backend)) for n in range(1, 40)]
-    steps = {b - a for a, b in zip(counts, counts[1:], strict=False)}
+    steps = {b - a for a, b in itertools.pairwise(counts)}
     assert steps <= {0, 1} and counts[0] in (0, 1), counts
 
 

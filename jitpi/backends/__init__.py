@@ -23,7 +23,13 @@ NO_GPU = "no GPU support in this backend"
 
 
 def cpu_threads() -> int:
-    """Cores this process may run on: every backend uses all of them by default."""
+    """Threads a backend should use: all cores this process may run on, or ``JITPI_THREADS``.
+
+    Dask workers run one thread per process and set ``JITPI_THREADS=1`` to match.
+    """
+    requested = os.environ.get("JITPI_THREADS")
+    if requested:
+        return max(1, int(requested))
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

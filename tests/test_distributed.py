@@ -1,0 +1,106 @@
+"""Counting on a Dask cluster gives the single-process integer, even when a worker dies mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from conftest import require
+
+import jitpi
+
+distributed = pytest.importorskip(
+    "dask.distributed", reason="dask[distributed] is not installed (jitpi[dask])"
+)
+
+
+@pytest.fixture(scope="module")
+def client():
+    from jitpi.distributed import local_cluster
+
+    with local_cluster(2) as cluster, distributed.Client(cluster) as dask_client:
+        dask_client.wait_for_workers(2, timeout=60)
+        yield dask_client
+
+
+@pytest.mark.parametrize("variant", ["shared", "native"])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_cluster_count_is_bit_identical(client, backend, variant):
+    require(backend, variant=variant)
+    module = jitpi.registry.load(backend)
+    n = 3 * module.CHUNK + 17  # several chunk tasks and a tail
+    expected = jitpi.count_hits(n, backend=backend, seed=2**64 - 1, variant=variant)
+    assert jitpi.count_hits(n, backend=backend, seed=2**64 - 1, variant=variant, client=client) == expected
+    from jitpi.distributed import count_hits_on
+
+    for tasks_per_worker in (1, 3, 16):
+        split = count_hits_on(
+            client,
+            n,
+            backend=backend,
+            seed=2**64 - 1,
+            variant=variant,
+            device="cpu",
+            tasks_per_worker=tasks_per_worker,
+        )
+        assert split == expected
+    estimate = jitpi.estimate_pi(n, backend=backend, seed=5, variant=variant, client=client)
+    assert estimate.hits == jitpi.count_hits(n, backend=backend, seed=5, variant=variant)
+
+
+def test_workers_run_single_threaded(client):
+    from jitpi.backends import cpu_threads
+
+    assert set(client.run(cpu_threads).values()) == {1}
+    assert set(client.run(lambda: os.environ["OMP_NUM_THREADS"]).values()) == {"1"}
+
+
+def test_naive_cannot_be_split(client):
+    with pytest.raises(ValueError, match="naive"):
+        jitpi.count_hits(1000, backend="numpy", variant="naive", client=client)
+
+
+def test_bad_arguments_fail_before_any_task(client):
+    with pytest.raises(ValueError, match="n must be"):
+        jitpi.count_hits(0, backend="numpy", client=client)
+    with pytest.raises(jitpi.BackendUnavailable):
+        jitpi.count_hits(10, backend="numpy", device="gpu", client=client)
+
+
+def test_a_worker_killed_mid_run_is_recomputed(client):
+    """Dask reschedules the dead worker's tasks; the total is still the exact count."""
+    from jitpi.distributed import count_hits_on
+
+    n, seed = 24_000_000, 77
+    expected = jitpi.count_hits(n, backend="numpy", seed=seed, variant="shared")
+    pids = client.run(os.getpid)
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        result["hits"] = count_hits_on(
+            client, n, backend="numpy", seed=seed, variant="shared", device="cpu", tasks_per_worker=8
+        )
+        result["finished"] = time.perf_counter()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    busy: list[str] = []
+    while not busy and time.monotonic() < deadline:
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        time.sleep(0.02)
+    assert busy, "no task started"
+    time.sleep(0.3)
+    victim = pids[busy[0]]
+    killed_at = time.perf_counter()
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert result["hits"] == expected
+    # The kill landed while the victim's tasks were running, else the test proved nothing.
+    assert result["finished"] > killed_at
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()
