@@ -124,3 +124,30 @@ def _chunk(backend: str, variant: str) -> int:
 
 def _small_chunk(backend: str) -> int:
     return getattr(backend_module(backend), "SMALLEST_CHUNK", 8)
+
+
+@pytest.fixture
+def naive_backend(backend) -> str:
+    require(backend, variant="naive")
+    return backend
+
+
+@pytest.mark.parametrize("seed", [0, 2**64 - 1])
+def test_naive_statistics(naive_backend, seed):
+    """The article's whole-array approach, made to run: deterministic and unbiased."""
+    n = 10**5 if naive_backend in SLOW_BACKENDS else 10**6
+    estimate = jitpi.estimate_pi(n, backend=naive_backend, seed=seed, variant="naive")
+    assert abs(estimate.z) < 5, estimate
+    assert estimate.hits == jitpi.count_hits(n, backend=naive_backend, seed=seed, variant="naive")
+    for tiny in (1, 2, 3):
+        assert 0 <= jitpi.count_hits(tiny, backend=naive_backend, seed=seed, variant="naive") <= tiny
+
+
+def test_naive_refuses_n_beyond_its_bound(naive_backend, monkeypatch):
+    module = backend_module(naive_backend)
+    limit = module.naive_max_n("cpu")
+    assert 1 <= limit <= 2**40
+    monkeypatch.setattr(module, "naive_max_n", lambda device: 1000)
+    assert 0 <= jitpi.count_hits(1000, backend=naive_backend, variant="naive") <= 1000
+    with pytest.raises(ValueError, match=r"n=1001 is above 1000.*naive"):
+        jitpi.count_hits(1001, backend=naive_backend, variant="naive")

@@ -3,6 +3,10 @@
 ``native`` draws float64 uniforms from a ``numpy.random.Generator`` (PCG64) per chunk, seeded by
 ``SeedSequence(seed, spawn_key=(chunk index,))``: numpy's own recipe for independent streams.
 NumPy runs this single-threaded.
+
+``naive`` is the article's approach: whole arrays of n uniforms from one ``default_rng(seed)``,
+squared and summed in place (about 17 bytes per sample at the peak), so it refuses n beyond half
+of the memory available when it is called.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from jitpi import philox
-from jitpi.backends import NO_GPU
+from jitpi.backends import NO_GPU, available_memory_bytes, naive_limit
 from jitpi.chunking import ChunkPlan
 
 CHUNK = 1 << 20
 SHARED_CHUNK = 1 << 19
+NAIVE_BYTES_PER_SAMPLE = 17
 
 
 def device_unavailable_reason(device: str) -> str | None:
@@ -38,3 +43,18 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     blocks_per_step = max(1, (chunk or SHARED_CHUNK) // 2)
     return philox.shared_hits_reference(n, seed, start, blocks_per_step=blocks_per_step)
+
+
+def naive_max_n(device: str = "cpu") -> int:
+    return naive_limit(NAIVE_BYTES_PER_SAMPLE, available_memory_bytes())
+
+
+def naive(n: int, seed: int, *, device: str = "cpu") -> int:
+    rng = np.random.default_rng(seed)
+    x = rng.random(n)
+    y = rng.random(n)
+    x *= x
+    y *= y
+    x += y
+    del y
+    return int(np.count_nonzero(x < 1.0))

@@ -3,6 +3,8 @@
 ``native`` is the article's loop with a seeded ``random.Random`` (Mersenne Twister, 53-bit
 doubles), re-seeded per chunk from (seed, chunk index) so that any chunk can be counted on its own.
 ``shared`` is the Philox reference in Python ints, one block (two samples) at a time.
+``naive`` is the article's function exactly: one ``random.Random(seed)`` stream, no chunks. A plain
+loop holds no arrays, so it needs O(1) memory and accepts every n of the contract.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import random
 import sys
 
 from jitpi import philox
+from jitpi._validation import MAX_N
 from jitpi.backends import NO_GPU
 from jitpi.chunking import ChunkPlan
 
@@ -26,14 +29,28 @@ def describe(device: str) -> str:
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    return sum(
+        _loop(random.Random((seed << 64) | index).random, count)
+        for index, count in ChunkPlan(start, n, chunk or CHUNK)
+    )
+
+
+def naive_max_n(device: str = "cpu") -> int:
+    return MAX_N
+
+
+def naive(n: int, seed: int, *, device: str = "cpu") -> int:
+    return _loop(random.Random(seed).random, n)
+
+
+def _loop(uniform, count: int) -> int:
+    """The founding article's loop."""
     hits = 0
-    for index, count in ChunkPlan(start, n, chunk or CHUNK):
-        uniform = random.Random((seed << 64) | index).random
-        for _ in range(count):
-            x = uniform()
-            y = uniform()
-            if x * x + y * y < 1.0:
-                hits += 1
+    for _ in range(count):
+        x = uniform()
+        y = uniform()
+        if x * x + y * y < 1.0:
+            hits += 1
     return hits
 
 
