@@ -1,0 +1,361 @@
+"""triton: real ``@triton.jit`` kernels; compiled on a GPU, run by Triton's interpreter on the CPU.
+
+Three kernels, one Philox stream. Block ``b`` is ``tl.randint4x(seed, b)`` (or ``tl.rand4x``) with an
+int64 offset ``b``: counter ``(b lo, b hi, 0, 0)``, key ``(seed lo, seed hi)``, the layout of
+``jitpi.philox``. It yields sample ``2b`` (words 0, 1) and sample ``2b + 1`` (words 2, 3).
+
+- ``shared``: the raw words as signed int32 widened to int64, inside iff ``x*x < 2**62 - y*y``;
+  bit-identical to ``jitpi.philox.shared_hits_reference`` for any (n, seed, start, chunk).
+- ``native``: the same blocks through ``tl.rand4x`` (31 bits of each word, ``int32 -> float32`` then
+  ``* 4.6566127342e-10``), inside iff ``u*u + v*v < 1.0`` in float32 (no FMA contraction:
+  ``enable_fp_fusion=False``, so the GPU counts what the interpreter counts).
+- ``naive``: "Triton as one launch over all n": one grid of ``cdiv(n, BLOCK)`` programs, x and y from
+  ``tl.rand`` at counters ``2i`` and ``2i + 1`` (one Philox block per uniform, three words of four
+  thrown away), and one partial count per program, so memory grows as n / BLOCK.
+
+Every kernel casts ``tl.program_id(0)`` to int64 before any offset arithmetic, masks the tail, keeps
+per-lane counts in int32 and stores one partial per program; the host sums them in int64 (no
+atomics). ``native`` and ``shared`` loop launches on the host over chunks of at most ``chunk``
+samples; each program adds into its own int64 slot of one small partials tensor across launches.
+
+Where it runs. ``device="gpu"`` compiles (``JITFunction``, one compile per kernel: scalar arguments
+are annotated int64/uint64 and in ``do_not_specialize``). ``device="cpu"`` runs the same kernel source
+through Triton's interpreter (what ``TRITON_INTERPRET=1`` selects): numpy on torch CPU tensors,
+correct but slow; there is no Triton CPU compiler. In triton 3.9 the switch is read when a kernel is
+*decorated* (``runtime/jit.py`` l.998, ``if knobs.runtime.interpret: return InterpretedFunction``,
+knob from ``knobs.py`` l.473), and that includes Triton's own library kernels (``tl.rand4x``,
+``tl.sum``, ``tl.zeros`` are ``@jit`` functions decorated when ``triton.language`` is first imported).
+Setting the variable before importing this module is therefore not enough when triton was imported
+earlier (jitpi's registry imports triton before tensorflow): ``tl.rand4x`` would stay a
+``JITFunction`` and the interpreter refuses to call it. So this module never touches the environment.
+It builds interpreted twins explicitly: Triton's public library kernels and ours are re-bound to
+private namespaces and wrapped in ``InterpretedFunction``; the interpreted kernel sees a ``tl`` whose
+library kernels are those twins and whose builtins are Triton's own. The compiled kernels are
+untouched, so one process can run both.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable, Sequence
+from functools import cache
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+from triton import knobs
+from triton.runtime.interpreter import InterpretedFunction
+from triton.runtime.jit import JITFunction
+
+from jitpi._validation import MAX_N
+
+CHUNK = 1 << 20
+"""Samples per launch on the interpreter: 16 programs of 2**16 samples."""
+SHARED_CHUNK = CHUNK
+GPU_CHUNK = 1 << 28
+"""Samples per launch on a GPU: 8192 programs of 2 * BLOCK * ITERS = 32768 samples."""
+SMALLEST_CHUNK = 8
+
+INTERPRETER_BLOCK = 1 << 15
+"""Philox blocks (two samples each) per interpreted program. Each program costs ~200 Python-level
+op dispatches, so programs must be large (2**12 runs at 0.8 M samples/s); past 2**15 the numpy
+temporaries (uint64, 8 bytes a lane) are mmap-sized and page faults eat the gain (2**16: +30% CPU
+time). Smaller launches use the next power of two (>= 16)."""
+GPU_BLOCK = 1024
+GPU_ITERS = 16
+GPU_WARPS = 4
+GPU_OPTIONS = {"num_warps": GPU_WARPS, "enable_fp_fusion": False}
+"""No FMA contraction: float32 ``u*u + v*v`` rounds as in the interpreter (and Triton 3.9 warns when
+the option is left to its changing default)."""
+
+NAIVE_GPU_BLOCK = 1024
+NAIVE_INTERPRETER_MAX_N = 10**7
+"""The naive kernel spends two Philox blocks per sample; on the interpreter (about 1.8 M samples per
+CPU second) 10**7 samples take 5-15 s. Above that it is a benchmark of numpy, not of
+Triton, so it is refused (its memory, n / BLOCK partial counts, would allow far more)."""
+
+INSIDE_BOUND = tl.constexpr(2**62)
+"""x*x + y*y < 2**62, decided as x*x < 2**62 - y*y in int64 (both sides fit)."""
+INTERPRETER = "interpreter (TRITON_INTERPRET=1): correct but slow, no CPU compiler"
+
+_LOCK = threading.RLock()
+"""The interpreter patches ``triton.language`` while a grid runs, and a compile in another thread
+would see the patched builtins: launches are serialised."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernels (plain functions: compiled and interpreted versions are built from them below)
+# ----------------------------------------------------------------------------------------------
+
+
+def _shared_kernel(partials, first_block, start, end, seed, BLOCK: tl.constexpr, ITERS: tl.constexpr):
+    pid = tl.program_id(0).to(tl.int64)
+    lo = start.to(tl.int64)
+    hi = end.to(tl.int64)
+    base = first_block.to(tl.int64) + pid * (BLOCK * ITERS)
+    lane = tl.arange(0, BLOCK).to(tl.int64)
+    acc = tl.zeros([BLOCK], dtype=tl.int32)
+    for it in range(ITERS):
+        block = base + it * BLOCK + lane
+        w0, w1, w2, w3 = tl.randint4x(seed, block)
+        x0 = w0.to(tl.int32, bitcast=True).to(tl.int64)
+        y0 = w1.to(tl.int32, bitcast=True).to(tl.int64)
+        x1 = w2.to(tl.int32, bitcast=True).to(tl.int64)
+        y1 = w3.to(tl.int32, bitcast=True).to(tl.int64)
+        even = 2 * block
+        first = (x0 * x0 < INSIDE_BOUND - y0 * y0) & (even >= lo) & (even < hi)
+        second = (x1 * x1 < INSIDE_BOUND - y1 * y1) & (even + 1 >= lo) & (even + 1 < hi)
+        acc += first.to(tl.int32) + second.to(tl.int32)
+    count = tl.sum(acc, axis=0).to(tl.int64)
+    tl.store(partials + pid, tl.load(partials + pid) + count)
+
+
+def _native_kernel(partials, first_block, start, end, seed, BLOCK: tl.constexpr, ITERS: tl.constexpr):
+    pid = tl.program_id(0).to(tl.int64)
+    lo = start.to(tl.int64)
+    hi = end.to(tl.int64)
+    base = first_block.to(tl.int64) + pid * (BLOCK * ITERS)
+    lane = tl.arange(0, BLOCK).to(tl.int64)
+    acc = tl.zeros([BLOCK], dtype=tl.int32)
+    for it in range(ITERS):
+        block = base + it * BLOCK + lane
+        u0, u1, u2, u3 = tl.rand4x(seed, block)
+        even = 2 * block
+        first = (u0 * u0 + u1 * u1 < 1.0) & (even >= lo) & (even < hi)
+        second = (u2 * u2 + u3 * u3 < 1.0) & (even + 1 >= lo) & (even + 1 < hi)
+        acc += first.to(tl.int32) + second.to(tl.int32)
+    count = tl.sum(acc, axis=0).to(tl.int64)
+    tl.store(partials + pid, tl.load(partials + pid) + count)
+
+
+def _naive_kernel(partials, n, seed, BLOCK: tl.constexpr):
+    pid = tl.program_id(0).to(tl.int64)
+    offsets = pid * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    x = tl.rand(seed, 2 * offsets)
+    y = tl.rand(seed, 2 * offsets + 1)
+    inside = (x * x + y * y < 1.0) & (offsets < n.to(tl.int64))
+    tl.store(partials + pid, tl.sum(inside.to(tl.int32), axis=0))
+
+
+def _words_kernel(out, blocks, count, seed, BLOCK: tl.constexpr):
+    pid = tl.program_id(0).to(tl.int64)
+    index = pid * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = index < count.to(tl.int64)
+    block = tl.load(blocks + index, mask=mask, other=0)
+    w0, w1, w2, w3 = tl.randint4x(seed, block)
+    tl.store(out + 4 * index, w0.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 1, w1.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 2, w2.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 3, w3.to(tl.int32, bitcast=True), mask=mask)
+
+
+# Scalar types for the compiled kernels: fixed, so that a value's size never selects another
+# compile (a Python int is i32, u32, i64 or u64 by value otherwise), and not specialised (== 1,
+# divisibility by 16). The interpreter types ints by value; the kernels cast them explicitly.
+_SCALARS = {
+    _shared_kernel: {"first_block": "i64", "start": "i64", "end": "i64", "seed": "u64"},
+    _native_kernel: {"first_block": "i64", "start": "i64", "end": "i64", "seed": "u64"},
+    _naive_kernel: {"n": "i64", "seed": "u64"},
+    _words_kernel: {"count": "i64", "seed": "u64"},
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Building the compiled and the interpreted versions
+# ----------------------------------------------------------------------------------------------
+
+
+def _rebind(fn: Callable, namespace: dict) -> Callable:
+    """``fn`` with ``namespace`` as its globals (same code, defaults and annotations)."""
+    twin = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    twin.__kwdefaults__ = fn.__kwdefaults__
+    twin.__annotations__ = dict(fn.__annotations__)
+    twin.__qualname__ = fn.__qualname__
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return twin
+
+
+class _DeviceFunction(InterpretedFunction):
+    """An interpreted library kernel called from an interpreted kernel.
+
+    ``InterpretedFunction.__call__`` re-patches ``triton.language`` on every call (and never
+    restores); the kernel's grid executor has already patched, and restores afterwards, every module
+    these functions use, so the twin only runs its rewritten body. That is ~20% of the
+    interpreter's time at BLOCK = 2**16."""
+
+    def __call__(self, *args, **kwargs):
+        return self.rewrite()(*args, **kwargs)
+
+
+class _InterpretedLanguage(types.ModuleType):
+    """``triton.language`` as an interpreted kernel sees it: library kernels replaced by their
+    interpreted twins, everything else (builtins, dtypes, patched by the interpreter during a run)
+    looked up on the real module at call time."""
+
+    def __getattr__(self, name: str):
+        return getattr(tl, name)
+
+
+@cache
+def _interpreted_language() -> _InterpretedLanguage:
+    language = _InterpretedLanguage("jitpi.backends.triton.interpreted_language")
+    for module in (triton.language.standard, triton.language.random):
+        namespace = dict(vars(module))
+        for name, value in vars(module).items():
+            # Private helpers stay as they are: the interpreter recognises reduction combiners
+            # (``_sum_combine``) by identity and runs them as numpy (``np.sum``). Library kernels
+            # that call a private helper directly (``sort``, ``topk``) are not usable here; ours
+            # use only ``zeros``, ``sum``, ``rand``, ``rand4x`` and ``randint4x``.
+            if isinstance(value, (JITFunction, InterpretedFunction)) and not name.startswith("_"):
+                namespace[name] = _DeviceFunction(_rebind(value.fn, namespace))
+                if getattr(tl, name, None) is value:
+                    setattr(language, name, namespace[name])
+    return language
+
+
+@cache
+def _interpreted(kernel: Callable) -> InterpretedFunction:
+    namespace = dict(kernel.__globals__)
+    namespace["tl"] = _interpreted_language()
+    # The real modules must be visible in the kernel's globals: the interpreter patches (and, when
+    # the grid is done, restores) exactly the ``triton.language`` modules it finds there.
+    namespace["_triton_language"] = tl
+    namespace["_triton_language_core"] = tl.core
+    return InterpretedFunction(_rebind(kernel, namespace))
+
+
+@cache
+def _compiled(kernel: Callable) -> JITFunction:
+    scalars = _SCALARS[kernel]
+    annotated = _rebind(kernel, kernel.__globals__)
+    annotated.__annotations__.update(scalars)
+    return JITFunction(annotated, do_not_specialize=list(scalars))
+
+
+def _interpret_knob_reason() -> str | None:
+    """Why compiled kernels cannot run in this process, if TRITON_INTERPRET was set."""
+    if knobs.runtime.interpret or isinstance(tl.randint4x, InterpretedFunction):
+        return (
+            "TRITON_INTERPRET=1 is set in this process, so Triton interprets every kernel; unset it "
+            "(before triton is imported) to compile for the GPU"
+        )
+    return None
+
+
+def device_unavailable_reason(device: str) -> str | None:
+    if device == "cpu":
+        return None
+    reason = _interpret_knob_reason()
+    if reason is not None:
+        return reason
+    if not torch.cuda.is_available():
+        return f"no GPU: torch {torch.__version__} sees no CUDA or ROCm device"
+    try:
+        triton.runtime.driver.active.get_current_target()
+    except Exception as error:  # any driver failure means no GPU for Triton
+        return f"Triton found no usable GPU driver: {type(error).__name__}: {error}"
+    return None
+
+
+def describe(device: str) -> str:
+    if device == "cpu":
+        return f"triton {triton.__version__}, {INTERPRETER}; numpy on torch CPU tensors, 1 thread"
+    name = torch.cuda.get_device_name() if torch.cuda.is_available() else "GPU"
+    return (
+        f"triton {triton.__version__}, compiled for {name}; BLOCK={GPU_BLOCK}, ITERS={GPU_ITERS}, "
+        f"num_warps={GPU_WARPS}, {GPU_CHUNK} samples per launch"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Launching
+# ----------------------------------------------------------------------------------------------
+
+
+def _torch_device(device: str) -> torch.device:
+    return torch.device("cuda" if device == "gpu" else "cpu")
+
+
+def _interpreter_block(blocks: int) -> int:
+    return max(16, min(INTERPRETER_BLOCK, 1 << max(0, blocks - 1).bit_length()))
+
+
+def _chunked(kernel: Callable, n: int, seed: int, start: int, chunk: int | None, device: str) -> int:
+    """Hits among samples [start, start + n), one launch per ``chunk`` samples."""
+    if chunk is None:
+        chunk = GPU_CHUNK if device == "gpu" else CHUNK
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk}")
+    if device == "gpu":
+        block, iters, launch_options = GPU_BLOCK, GPU_ITERS, GPU_OPTIONS
+    else:  # the interpreter compiles nothing: size the programs to the work
+        block, iters, launch_options = _interpreter_block(min(n, chunk) // 2 + 2), 1, {}
+    per_program = block * iters
+    max_programs = -(-(chunk // 2 + 2) // per_program)
+    partials = torch.zeros(max_programs, dtype=torch.int64, device=_torch_device(device))
+    function = _compiled(kernel) if device == "gpu" else _interpreted(kernel)
+    end = start + n
+    with _LOCK:
+        for first in range(start, end, chunk):
+            last = min(first + chunk, end)
+            first_block, end_block = first // 2, (last + 1) // 2
+            programs = -(-(end_block - first_block) // per_program)
+            function[(programs,)](
+                partials, first_block, first, last, seed, BLOCK=block, ITERS=iters, **launch_options
+            )
+        return int(partials.sum(dtype=torch.int64).item())
+
+
+def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    """Hits among samples [start, start + n) of the shared stream (exact integer inside test)."""
+    return _chunked(_shared_kernel, n, seed, start, chunk, device)
+
+
+def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    """Hits among samples [start, start + n) with ``tl.rand4x`` uniforms and a float32 test.
+
+    The stream is indexed by sample, not by chunk, so ``start`` may be anything and the count does
+    not depend on ``chunk``.
+    """
+    return _chunked(_native_kernel, n, seed, start, chunk, device)
+
+
+def naive_max_n(device: str) -> int:
+    if device != "gpu":
+        return NAIVE_INTERPRETER_MAX_N
+    free, _ = torch.cuda.mem_get_info()
+    by_memory = free // 2 // 4 * NAIVE_GPU_BLOCK  # one int32 partial per program of BLOCK samples
+    by_grid = (2**31 - 1) * NAIVE_GPU_BLOCK  # CUDA's limit on grid dimension x
+    return max(1, min(MAX_N, by_memory, by_grid))
+
+
+def naive(n: int, seed: int, *, device: str = "cpu") -> int:
+    """One launch over all n samples: x = tl.rand(seed, 2i), y = tl.rand(seed, 2i + 1)."""
+    if device == "gpu":
+        block, launch_options = NAIVE_GPU_BLOCK, GPU_OPTIONS
+    else:
+        block, launch_options = _interpreter_block(n), {}
+    programs = -(-n // block)
+    partials = torch.zeros(programs, dtype=torch.int32, device=_torch_device(device))
+    function = _compiled(_naive_kernel) if device == "gpu" else _interpreted(_naive_kernel)
+    with _LOCK:
+        function[(programs,)](partials, n, seed, BLOCK=block, **launch_options)
+        return int(partials.sum(dtype=torch.int64).item())
+
+
+def philox_words(blocks: Sequence[int] | np.ndarray, seed: int, *, device: str = "cpu") -> np.ndarray:
+    """Raw ``tl.randint4x(seed, b)`` words for int64 offsets ``blocks``: uint32 array (len, 4)."""
+    offsets = torch.as_tensor(np.asarray(blocks, dtype=np.int64), device=_torch_device(device))
+    count = offsets.numel()
+    out = torch.zeros(4 * max(count, 1), dtype=torch.int32, device=offsets.device)
+    if count:
+        if device == "gpu":
+            block, function, launch_options = GPU_BLOCK, _compiled(_words_kernel), GPU_OPTIONS
+        else:
+            block, function, launch_options = _interpreter_block(count), _interpreted(_words_kernel), {}
+        with _LOCK:
+            function[(-(-count // block),)](out, offsets, count, seed, BLOCK=block, **launch_options)
+    return out[: 4 * count].cpu().numpy().view(np.uint32).reshape(count, 4)
