@@ -1,0 +1,515 @@
+"""The ``jitpi`` command line, driven as a user drives it: ``python -m jitpi`` in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import jitpi
+from jitpi.sweep import ROW_FIELDS, UsageError, format_n, parse_n
+
+SEED = 7
+OVERLAY_PX = (1600, 900)
+PAIR_PX = (1920, 720)
+
+
+def jitpi_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jitpi", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk, after checking that the file is a whole PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    assert data[-8:-4] == b"IEND", f"{path} is cut short"
+    return struct.unpack(">II", data[16:24])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def fault_injection(tmp_path: Path, body: str) -> dict[str, str]:
+    """Environment whose Python processes (the sweep's workers included) run ``body`` at start-up.
+
+    A ``sitecustomize`` module on PYTHONPATH patches a real backend for one test, so that it fails
+    at run time exactly as a broken kernel would, without any test hook in the library.
+    """
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(textwrap.dedent(body))
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
+
+
+# --- n on the command line -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1e6", [10**6]),
+        ("10**6", [10**6]),
+        ("2^20", [2**20]),
+        ("1_000", [1000]),
+        ("1e5:1e8", [10**5, 10**6, 10**7, 10**8]),
+        ("1e3:5e5", [10**3, 10**4, 10**5]),
+        ("3e6, 1e5,1e5", [10**5, 3 * 10**6]),
+        ("2**40", [2**40]),
+    ],
+)
+def test_n_syntax(text, expected):
+    assert parse_n(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "abc", "1.5", "1e5:1e3", "-3", "", "1e3,", "1e3:1e4:1e5", "2**41", "inf", "nan"]
+)
+def test_bad_n_is_a_usage_error(text):
+    with pytest.raises(UsageError, match="--n"):
+        parse_n(text)
+
+
+def test_n_is_written_compactly():
+    assert [format_n(n) for n in (1, 999, 1000, 10**8, 2_500_000, 123_456, 12_345)] == [
+        "1",
+        "999",
+        "1e3",
+        "1e8",
+        "2.5e6",
+        "123,456",
+        "12,345",
+    ]
+
+
+# --- jitpi list ---------------------------------------------------------------------------------
+
+
+def test_list_shows_every_backend_and_device():
+    result = jitpi_cli("list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:5] == ["backend", "device", "version", "available", "mode"]
+    for backend in jitpi.BACKENDS:
+        for device in jitpi.DEVICES:
+            assert any(line.split()[:2] == [backend, device] for line in lines), (backend, device)
+    python_cpu = next(line for line in lines if line.split()[:2] == ["python", "cpu"])
+    assert " yes " in python_cpu and "interpreted" in python_cpu
+    numpy_gpu = next(line for line in lines if line.split()[:2] == ["numpy", "gpu"])
+    assert " no " in numpy_gpu and "GPU" in numpy_gpu
+
+
+def test_list_json_agrees_with_availability():
+    result = jitpi_cli("list", "--json", "--backend", "numpy,python")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert list(listing) == ["python", "numpy"]
+    for backend in ("python", "numpy"):
+        for device in jitpi.DEVICES:
+            ok, why = jitpi.availability(backend, device)
+            assert listing[backend]["devices"][device]["available"] is ok
+            assert listing[backend]["devices"][device]["detail"] == why
+    assert listing["numpy"]["version"] == jitpi.registry.installed_version("numpy")
+    assert listing["numpy"]["devices"]["cpu"]["mode"] == "no JIT"
+
+
+# --- a small sweep, its files and charts -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep")
+    result = jitpi_cli(
+        "run",
+        "--backend",
+        "python",
+        "--backend",
+        "numpy",
+        "--n",
+        "1e3:1e4",
+        "--repeat",
+        "2",
+        "--seed",
+        str(SEED),
+        "--json",
+        str(folder / "results.json"),
+        "--csv",
+        str(folder / "results.csv"),
+        "--plot",
+        str(folder / "charts"),
+    )
+    return folder, result
+
+
+def test_sweep_succeeds_with_a_table(sweep):
+    _, result = sweep
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    table = result.stdout.splitlines()
+    assert table[0].split()[:4] == ["backend", "variant", "device", "n"]
+    body = [line.split() for line in table[2:]]
+    assert [(cells[0], cells[3], cells[-1]) for cells in body] == [
+        ("python", "1e3", "ok"),
+        ("python", "1e4", "ok"),
+        ("numpy", "1e3", "ok"),
+        ("numpy", "1e4", "ok"),
+    ]
+    assert "[4/4]" in result.stderr  # the progress lines, plain text when stderr is not a terminal
+
+
+def test_sweep_json_rows_are_exact(sweep):
+    folder, _ = sweep
+    data = json.loads((folder / "results.json").read_text())
+    assert data["schema"] == "jitpi-sweep/1" and data["state"] == "complete"
+    assert data["settings"]["n"] == [1000, 10000] and data["settings"]["repeat"] == 2
+    assert data["settings"]["seed"] == SEED
+    machine = data["machine"]
+    for key in ("cpu", "logical_cores", "usable_cores", "memory_gib", "os", "python"):
+        assert machine[key], key
+    assert data["versions"]["numpy"] == jitpi.registry.installed_version("numpy")
+    assert data["versions"]["python"] == jitpi.registry.installed_version("python")
+    assert data["backends"]["numpy cpu"]["describe"] == jitpi.availability("numpy")[1]
+    rows = data["rows"]
+    assert [(row["backend"], row["n"]) for row in rows] == [
+        ("python", 1000),
+        ("python", 10000),
+        ("numpy", 1000),
+        ("numpy", 10000),
+    ]
+    for row in rows:
+        assert set(ROW_FIELDS) <= set(row)
+        assert row["status"] == "ok" and row["message"] is None
+        assert row["variant"] == "native" and row["device"] == "cpu" and row["seed"] == SEED
+        assert row["hits"] == jitpi.count_hits(row["n"], backend=row["backend"], seed=SEED)
+        estimate = jitpi.estimate_pi(row["n"], backend=row["backend"], seed=SEED)
+        assert row["pi_hat"] == estimate.pi and row["z"] == estimate.z
+        assert row["abs_error"] == estimate.abs_error and row["sigma"] == estimate.stderr
+        assert row["repeat"] == 2 and len(row["times_s"]) == 2
+        assert row["min_s"] <= row["median_s"] <= row["max_s"]
+        assert row["samples_per_s"] == pytest.approx(row["n"] / row["median_s"])
+        first = row["n"] == 1000  # the first call is timed at each backend's first n, and only there
+        assert (row["first_call_s"] is not None) is first and (row["import_s"] is not None) is first
+
+
+def test_sweep_csv_matches_json(sweep):
+    folder, _ = sweep
+    data = json.loads((folder / "results.json").read_text())
+    rows = read_csv(folder / "results.csv")
+    assert len(rows) == len(data["rows"])
+    for line, row in zip(rows, data["rows"], strict=True):
+        assert (line["backend"], int(line["n"]), int(line["hits"])) == (row["backend"], row["n"], row["hits"])
+        assert float(line["median_s"]) == row["median_s"] and float(line["pi_hat"]) == row["pi_hat"]
+        assert line["version"] == data["versions"][row["backend"]]
+        assert line["machine_cpu"] == data["machine"]["cpu"]
+        assert int(line["machine_usable_cores"]) == data["machine"]["usable_cores"]
+        assert line["machine_python"] == data["machine"]["python"]
+
+
+def _check_charts(folder: Path, backends: list[str]) -> None:
+    for name in ("throughput", "accuracy", "zscore", "first_call"):
+        assert png_size(folder / f"{name}.png") == OVERLAY_PX, name
+    for backend in backends:
+        assert png_size(folder / f"{backend}-native-cpu.png") == PAIR_PX, backend
+    assert not [
+        path.name for path in folder.iterdir() if path.name.startswith(".")
+    ]  # no temporary files left
+
+
+def test_run_plot_writes_real_pngs(sweep):
+    folder, _ = sweep
+    _check_charts(folder / "charts", ["python", "numpy"])
+
+
+def test_plot_command_redraws_from_the_json(sweep, tmp_path):
+    folder, _ = sweep
+    result = jitpi_cli("plot", str(folder / "results.json"), "--out", str(tmp_path / "new" / "charts"))
+    assert result.returncode == 0, result.stderr
+    _check_charts(tmp_path / "new" / "charts", ["python", "numpy"])
+    assert len(result.stdout.split()) == 6
+
+
+def test_too_slow_n_is_skipped_with_a_reason(tmp_path):
+    out = tmp_path / "r.json"
+    result = jitpi_cli(
+        "run", "-b", "python", "--n", "1e3,1e6", "--repeat", "1", "--row-budget", "0.0001", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["status"] for row in rows] == ["ok", "skipped"]
+    assert "n above what python does in reasonable time here" in rows[1]["message"]
+    assert rows[1]["hits"] is None and rows[1]["median_s"] is None
+
+
+def test_every_available_backend_runs_in_the_default_sweep(tmp_path):
+    """The default backend set at one tiny n: every backend this machine has gives an ok row."""
+    out = tmp_path / "r.json"
+    result = jitpi_cli("run", "--n", "2e3", "--repeat", "1", "--json", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(out.read_text())
+    ran = {row["backend"] for row in data["rows"]}
+    left_out = {item["backend"] for item in data["unavailable"]}
+    assert ran | left_out == set(jitpi.BACKENDS) and not ran & left_out
+    assert {"python", "numpy"} <= ran
+    for item in data["unavailable"]:
+        assert not jitpi.availability(item["backend"])[0], item
+    for row in data["rows"]:  # |z| < 6 is checked by the sweep itself: a wrong count is a failed row
+        assert row["status"] == "ok" and 0 < row["hits"] <= 2000, row
+        assert data["backends"][f"{row['backend']} cpu"]["describe"], row["backend"]
+    for backend in ("python", "numpy"):  # and the worker counts what this process counts
+        row = next(row for row in data["rows"] if row["backend"] == backend)
+        assert row["hits"] == jitpi.count_hits(2000, backend=backend, seed=0)
+
+
+# --- exit status 2: bad arguments, one line, no traceback -------------------------------------------
+
+
+def _bad_argument_cases(tmp_path: Path) -> list[list[str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder\n")
+    not_json = tmp_path / "not.json"
+    not_json.write_text("{ nope")
+    other_json = tmp_path / "other.json"
+    other_json.write_text('{"rows": []}')
+    return [
+        ["run", "--backend", "cupy"],
+        ["run", "--backend", "numpy,cupy"],
+        ["run", "--variant", "fast"],
+        ["run", "--device", "tpu"],
+        ["run", "--n", "0"],
+        ["run", "--n", "abc"],
+        ["run", "--n", "1e9:1e5"],
+        ["run", "--n", "1.5"],
+        ["run", "--repeat", "0"],
+        ["run", "--repeat", "three"],
+        ["run", "--seed", "-1"],
+        ["run", "--row-budget", "-1"],
+        ["run", "--json", str(a_file / "out.json")],
+        ["run", "--csv", str(tmp_path / "missing-folder" / "out.csv")],
+        ["run", "--json", str(tmp_path)],
+        ["run", "--plot", str(a_file / "charts")],
+        ["run", "--bogus"],
+        ["plot", str(tmp_path / "missing.json")],
+        ["plot", str(not_json)],
+        ["plot", str(other_json)],
+        ["plot", str(tmp_path)],
+        ["frobnicate"],
+        [],
+    ]
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path):
+    for args in _bad_argument_cases(tmp_path):
+        result = jitpi_cli(*args, timeout=60)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(lines) == 1 and "error" in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == "", args
+
+
+def test_plot_into_an_unwritable_folder_exits_2(sweep, tmp_path):
+    folder, _ = sweep
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = jitpi_cli("plot", str(folder / "results.json"), "--out", str(a_file / "charts"))
+    assert result.returncode == 2 and "--out" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unavailable_everywhere_is_not_a_success():
+    result = jitpi_cli("run", "--backend", "numpy", "--device", "gpu", "--n", "1e3")
+    assert result.returncode == 1
+    assert "nothing could run" in result.stderr and "GPU" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- exit status 1: a backend failing at run time -------------------------------------------------
+
+
+def test_failure_at_run_time_is_a_row_and_exit_1(tmp_path):
+    env = fault_injection(
+        tmp_path,
+        """
+        import jitpi.backends.numpy as backend
+
+        real = backend.native
+
+        def native(n, seed, **options):
+            if n > 5000:
+                raise RuntimeError("injected fault for n > 5000")
+            return real(n, seed, **options)
+
+        backend.native = native
+        """,
+    )
+    out = tmp_path / "r.json"
+    result = jitpi_cli(
+        "run",
+        "-b",
+        "numpy,python",
+        "--n",
+        "1e3,1e4",
+        "--repeat",
+        "1",
+        "--json",
+        str(out),
+        "--csv",
+        str(tmp_path / "r.csv"),
+        env=env,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = {(row["backend"], row["n"]): row for row in json.loads(out.read_text())["rows"]}
+    assert [row["status"] for row in rows.values()] == ["ok", "ok", "ok", "failed"]
+    assert rows["numpy", 10000]["message"] == "RuntimeError: injected fault for n > 5000"
+    assert rows["numpy", 1000]["hits"] == jitpi.count_hits(1000, backend="numpy")
+    assert "1 row(s) failed" in result.stderr
+    assert "FAILED" in result.stdout
+    assert [line["status"] for line in read_csv(tmp_path / "r.csv")] == ["ok", "ok", "ok", "failed"]
+
+
+def test_a_crashing_backend_takes_only_its_own_rows_down(tmp_path):
+    """A framework that aborts the process (as Triton after TensorFlow does) is isolated in its worker."""
+    env = fault_injection(
+        tmp_path,
+        """
+        import os
+        import jitpi.backends.python as backend
+
+        def native(n, seed, **options):
+            os.abort()
+
+        backend.native = native
+        """,
+    )
+    out = tmp_path / "r.json"
+    result = jitpi_cli(
+        "run", "-b", "python,numpy", "--n", "1e3,1e4", "--repeat", "1", "--json", str(out), env=env
+    )
+    assert result.returncode == 1, result.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["backend"], row["status"]) for row in rows] == [
+        ("python", "failed"),
+        ("python", "failed"),
+        ("numpy", "ok"),
+        ("numpy", "ok"),
+    ]
+    assert all("SIGABRT" in row["message"] for row in rows[:2])
+
+
+# --- exit status 130: Ctrl-C keeps what was measured ------------------------------------------------
+
+
+def _workers_with_seed(seed: int) -> list[int]:
+    marker = f'"seed": {seed}'.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"_worker" in command and marker in command:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals to a process group, /proc")
+@pytest.mark.parametrize("target", ["terminal", "parent"])
+def test_ctrl_c_keeps_rows_and_exits_130(tmp_path, target):
+    """``terminal``: SIGINT to the whole process group, as Ctrl-C does; ``parent``: to jitpi alone."""
+    seed = 424242 + (target == "parent")
+    out, table = tmp_path / "r.json", tmp_path / "r.csv"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jitpi",
+            "run",
+            "-b",
+            "python",
+            "--n",
+            "1e3:1e9",
+            "--row-budget",
+            "0",
+            "--repeat",
+            "2",
+            "--seed",
+            str(seed),
+            "--json",
+            str(out),
+            "--csv",
+            str(table),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if out.exists() and json.loads(out.read_text())["rows"]:
+                break
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        else:
+            pytest.fail("no row was written within 120 s")
+        if target == "terminal":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    data = json.loads(out.read_text())
+    assert data["state"] == "interrupted"
+    rows = data["rows"]
+    assert 1 <= len(rows) < 7 and all(row["status"] == "ok" for row in rows)
+    for row in rows:
+        assert row["hits"] == jitpi.count_hits(row["n"], backend="python", seed=seed)
+    assert [int(line["n"]) for line in read_csv(table)] == [row["n"] for row in rows]
+    assert stdout.splitlines()[0].split()[0] == "backend"  # the table of the rows measured
+    time.sleep(0.2)
+    assert _workers_with_seed(seed) == [], "a worker process outlived the interrupted sweep"
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_quick_run_is_valid_json_with_math_consistency(tmp_path):
+    out = tmp_path / "r.json"
+    result = jitpi_cli("run", "--quick", "-b", "numpy", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["settings"]["repeat"] == 2 and data["settings"]["n"] == [10**4, 10**5, 10**6]
+    for row in data["rows"]:
+        assert math.isclose(row["z"] * row["sigma"], row["pi_hat"] - math.pi, rel_tol=1e-9, abs_tol=1e-15)
+
+
+def test_console_script_is_the_same_command():
+    script = Path(sys.executable).with_name("jitpi")
+    if not script.exists():
+        pytest.skip("the jitpi console script is not installed beside this Python (pip install -e .)")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"jitpi {jitpi.__version__}"
