@@ -10,8 +10,10 @@ Exit status: 0 success; 1 a row failed (or nothing could run); 2 a bad argument;
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -160,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--csv", metavar="FILE", help="the same rows as CSV, one line each (after each row)")
     run.add_argument("--plot", metavar="DIR", help="write the charts here when the sweep ends")
     run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="count on a Dask cluster: the scheduler's address, e.g. tcp://10.0.0.5:8786 (needs "
+        "jitpi[dask]); each worker runs chunk tasks with the chosen backend, and hits are summed here",
+    )
+    run.add_argument(
         "--warm-cache",
         action="store_true",
         help="let JIT compilers use their on-disk caches (default: an empty cache, so the "
@@ -170,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results", metavar="RESULTS.json")
     plot.add_argument("--out", "-o", default="charts", metavar="DIR", help="output folder (default: charts)")
     return parser
+
+
+def _check_scheduler(address: str) -> None:
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError("--scheduler needs dask.distributed: pip install 'jitpi[dask]'")
+    if not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+(:\d+)?/?|[\w.-]+:\d+", address):
+        raise UsageError(f"--scheduler must be a scheduler address such as tcp://host:8786, got {address!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,8 +269,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         _require_matplotlib()
         sweep.check_writable_folder(args.plot, what="--plot", create=True)
 
+    if args.scheduler is not None:
+        _check_scheduler(args.scheduler)
     groups = sweep.groups_for(backends, variants, devices)
     settings = {
+        "scheduler": args.scheduler,
         "backends": backends if explicit_backends else "available",
         "variants": variants,
         "devices": devices,
@@ -297,6 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=seed,
             repeat=repeat,
             row_budget_s=row_budget,
+            scheduler=args.scheduler,
             on_event=on_event,
             cold_cache=not args.warm_cache,
         )

@@ -431,6 +431,7 @@ def measure_group(
     repeat: int,
     row_budget_s: float,
     emit: Callable[[dict[str, Any]], None],
+    scheduler: str | None = None,
 ) -> None:
     """Measure one group over ascending ``ns``; emit ``ready``, ``unavailable``, ``call``, ``row`` events."""
     started = time.perf_counter()
@@ -448,6 +449,7 @@ def measure_group(
         }
     )
     naive_limit = _naive_limit(group)
+    client = _dask_client(scheduler) if scheduler else None
     first_pending = True
     rate: tuple[int, float] | None = None  # (n, samples per second) of the last measured row
     for n in ns:
@@ -488,7 +490,7 @@ def measure_group(
             emit({"event": "call", "n": n, "call": which})
             tick = time.perf_counter()
             hits = jitpi.count_hits(
-                n, backend=group.backend, seed=seed, variant=group.variant, device=group.device
+                n, backend=group.backend, seed=seed, variant=group.variant, device=group.device, client=client
             )
             return hits, time.perf_counter() - tick
 
@@ -525,6 +527,13 @@ def measure_group(
                 row["message"] = note
                 rate = (n, row["samples_per_s"])
         emit({"event": "row", "row": row})
+
+
+def _dask_client(address: str) -> Any:
+    """A client of the Dask scheduler at ``address``, closed when the worker process exits."""
+    from dask.distributed import Client
+
+    return Client(address, timeout="30s")
 
 
 def _naive_limit(group: Group) -> int | None:
@@ -594,6 +603,7 @@ def worker_main(argv: Sequence[str]) -> int:
                 repeat=spec["repeat"],
                 row_budget_s=spec["row_budget_s"],
                 emit=emit,
+                scheduler=spec.get("scheduler"),
             )
     except KeyboardInterrupt:
         return 130
@@ -742,6 +752,7 @@ def run_sweep(
     row_budget_s: float,
     on_event: Callable[[Group, dict[str, Any]], None],
     cold_cache: bool = True,
+    scheduler: str | None = None,
 ) -> None:
     """Measure every group in its own process, appending rows to ``results`` as they arrive.
 
@@ -759,6 +770,7 @@ def run_sweep(
             "seed": seed,
             "repeat": repeat,
             "row_budget_s": row_budget_s,
+            "scheduler": scheduler,
         }
         reported: set[int] = set()
         state = {"unavailable": False}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -104,3 +107,46 @@ def test_a_worker_killed_mid_run_is_recomputed(client):
     assert result["finished"] > killed_at
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.run(os.getpid).values()
+
+
+def test_command_line_counts_on_the_cluster(client, tmp_path):
+    """``jitpi run --scheduler ADDRESS`` gives rows whose hits are the single-process counts."""
+    results = tmp_path / "cluster.json"
+    command = [
+        sys.executable,
+        "-m",
+        "jitpi",
+        "run",
+        "-b",
+        "numpy",
+        "--variant",
+        "native,shared",
+        "--n",
+        "1e5,2000003",
+        "--repeat",
+        "1",
+        "--scheduler",
+        client.scheduler.address,
+        "--json",
+        str(results),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    data = json.loads(results.read_text())
+    assert data["settings"]["scheduler"] == client.scheduler.address
+    rows = [(row["variant"], row["n"], row["hits"]) for row in data["rows"]]
+    assert len(rows) == 4
+    for variant, n, hits in rows:
+        assert hits == jitpi.count_hits(n, backend="numpy", variant=variant)
+
+
+@pytest.mark.parametrize("address", ["nowhere", "http://x:1", "tcp://a b:1"])
+def test_command_line_refuses_a_bad_scheduler_address(address):
+    finished = subprocess.run(
+        [sys.executable, "-m", "jitpi", "run", "-b", "numpy", "--scheduler", address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 2
+    assert "--scheduler" in finished.stderr and "Traceback" not in finished.stderr
