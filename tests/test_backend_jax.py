@@ -1,0 +1,190 @@
+"""jax-specific properties: the kernel's own Philox words, bit-identity with the reference for any
+range, one compilation for every n, compiled memory O(chunk), host-side accumulation across calls,
+64-bit types only inside the computation, the naive variant's static n, and GPU skips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import require
+
+import jitpi
+from jitpi import philox
+from jitpi.stats import z_score
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from jitpi.backends import jax as backend  # noqa: E402
+
+SIZES = (1, 2, 3, 4, 1000, 2**20 + 1, 10**6)
+SEEDS = (0, 1, 2**32, 2**64 - 1)
+
+
+@pytest.fixture(autouse=True)
+def _jax_available():
+    require("jax")
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
+def test_kernel_philox_words_match_random123(counter, key, expected):
+    assert backend.philox_words(counter, key) == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", SIZES)
+def test_shared_matches_reference(n, seed):
+    for start in (0, 1, 7):
+        assert backend.shared(n, seed, start=start) == philox.shared_hits_reference(n, seed, start), start
+
+
+@pytest.mark.parametrize("start", [2**33 - 1001, 2**33 - 1000, 2**40 - 4097, 3 * 2**32 + 5])
+def test_shared_matches_reference_across_counter_words(start):
+    """Ranges whose block counter crosses 2**32 (word 1 of the counter changes mid-chunk)."""
+    for seed in (0, 2**64 - 1):
+        expected = philox.shared_hits_reference(3001, seed, start)
+        assert backend.shared(3001, seed, start=start) == expected
+        assert backend.shared(3001, seed, start=start, chunk=64) == expected
+
+
+def test_shared_does_not_depend_on_chunk():
+    counts = {chunk: backend.shared(100_003, 9, start=5, chunk=chunk) for chunk in (2, 6, 1000, None)}
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_many_calls_add_up_to_one(monkeypatch):
+    """Counts of more than MAX_PER_CALL samples are summed over calls on the host, exactly."""
+    native_whole = backend.native(100_003, 4, chunk=1024)
+    shared_whole = backend.shared(100_003, 4, start=3)
+    monkeypatch.setattr(backend, "MAX_PER_CALL", 4097)  # odd: calls start at odd positions
+    assert backend.native(100_003, 4, chunk=1024) == native_whole
+    assert backend.shared(100_003, 4, start=3) == shared_whole
+
+
+def test_native_split_at_a_chunk_edge_adds_up():
+    chunk = 1024
+    whole = backend.native(10 * chunk + 17, 6, chunk=chunk)
+    assert (
+        backend.native(3 * chunk, 6, chunk=chunk)
+        + backend.native(7 * chunk + 17, 6, chunk=chunk, start=3 * chunk)
+        == whole
+    )
+    with pytest.raises(ValueError, match="multiple of chunk"):
+        backend.native(10, 6, chunk=chunk, start=5)
+
+
+def test_one_compilation_serves_every_n():
+    backend.native(1, 0)
+    backend.shared(1, 0)
+    counts = backend.compile_counts()
+    for n in (2, 17, 10**5, 10**6 + 7, 3 * backend.CHUNK + 1):
+        backend.native(n, n)
+        backend.shared(n, n, start=n % 5)
+    assert backend.compile_counts() == counts
+
+
+def test_compiled_memory_is_o_chunk():
+    """XLA's own buffer plan: temporaries are a few arrays of one chunk, whatever n is."""
+    native_bytes, shared_bytes = backend.compiled_temp_bytes()
+    assert native_bytes < 64 * backend.CHUNK, native_bytes
+    assert shared_bytes < 64 * backend.SHARED_CHUNK, shared_bytes
+
+
+def test_x64_is_never_switched_on_for_other_code():
+    backend.native(1000, 1)
+    backend.shared(1000, 1)
+    backend.naive(1000, 1)
+    backend.philox_words((0, 0, 0, 0), (0, 0))
+    assert jax.config.jax_enable_x64 is False
+    assert jnp.arange(3).dtype == jnp.int32
+    assert jnp.asarray(1.0).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("variant", ["native", "shared"])
+@pytest.mark.parametrize("seed", [0, 2**64 - 1])
+def test_z_score_at_1e8(variant, seed):
+    hits = jitpi.count_hits(10**8, backend="jax", seed=seed, variant=variant)
+    assert abs(z_score(hits, 10**8)) < 5
+
+
+def test_native_streams_of_nearby_seeds_differ():
+    counts = [backend.native(10_000, seed) for seed in (0, 1, 2, 2**32, 2**64 - 1)]
+    assert len(set(counts)) == len(counts), counts
+
+
+def test_naive_is_the_article_approach():
+    """split(key(seed)), two whole uniform arrays, n static: the article's JAX code, made to run."""
+    n, seed = 10_001, 5
+    key_x, key_y = jax.random.split(jax.random.key(seed))
+    x = np.asarray(jax.random.uniform(key_x, (n,)))
+    y = np.asarray(jax.random.uniform(key_y, (n,)))
+    assert backend.naive(n, seed) == int(np.count_nonzero(x * x + y * y < 1.0))
+    assert backend.naive(n, 2**64 - 1) != backend.naive(n, 2**32 - 1)
+
+
+def test_naive_compiles_once_per_n():
+    backend.naive(1234, 0)
+    before = backend.compile_counts()["naive"]
+    backend.naive(1234, 1)
+    assert backend.compile_counts()["naive"] == before
+    backend.naive(1235, 0)
+    assert backend.compile_counts()["naive"] == before + 1
+
+
+def test_naive_through_the_api(monkeypatch):
+    estimate = jitpi.estimate_pi(10**6, backend="jax", variant="naive", seed=3)
+    assert abs(estimate.z) < 5
+    limit = backend.naive_max_n("cpu")
+    assert 10**6 <= limit <= 2**31 - 1
+    monkeypatch.setattr(backend, "naive_max_n", lambda device="cpu": 1000)
+    assert 0 <= jitpi.count_hits(1000, backend="jax", variant="naive") <= 1000
+    with pytest.raises(ValueError, match="naive"):
+        jitpi.count_hits(1001, backend="jax", variant="naive")
+
+
+def test_bad_chunk_is_refused():
+    with pytest.raises(ValueError, match="chunk"):
+        backend.native(10, 0, chunk=backend.MAX_CHUNK + 1)
+    with pytest.raises(ValueError, match="chunk"):
+        backend.shared(10, 0, chunk=backend.MAX_CHUNK + 2)
+
+
+@pytest.mark.slow
+def test_shared_counts_past_two_to_the_31():
+    """n > 2**32: more than 2**31 hits, summed from uint32 per-call counts without wrapping."""
+    n = 2**32 + 3
+    hits = jitpi.count_hits(n, backend="jax", variant="shared", seed=1)
+    assert hits > 2**31
+    assert abs(hits - n * math.pi / 4) < 6 * math.sqrt(n * 0.1686)
+    ok, _ = jitpi.availability("numba")
+    if ok:  # bit-identical to another backend at this size (the numpy reference would take minutes)
+        assert hits == jitpi.count_hits(n, backend="numba", variant="shared", seed=1)
+    assert backend.shared(5001, 1, start=n - 5001) == philox.shared_hits_reference(5001, 1, n - 5001)
+
+
+def test_gpu_without_a_gpu_says_why():
+    if backend._gpu_devices():
+        pytest.skip("a GPU is present")
+    reason = backend.device_unavailable_reason("gpu")
+    assert reason and "GPU" in reason
+    assert jitpi.availability("jax", "gpu") == (False, reason)
+    with pytest.raises(jitpi.BackendUnavailable, match="no GPU"):
+        jitpi.count_hits(10, backend="jax", device="gpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
+def test_gpu_runs_and_shared_matches_cpu(variant):
+    require("jax", device="gpu")
+    n = 10**7 + 1
+    hits = jitpi.count_hits(n, backend="jax", variant=variant, device="gpu", seed=2)
+    assert abs(z_score(hits, n)) < 5
+    if variant == "shared":
+        assert hits == jitpi.count_hits(n, backend="jax", variant="shared", device="cpu", seed=2)
+
+
+def test_describe_names_version_and_device():
+    text = backend.describe("cpu")
+    assert jax.__version__ in text and "cpu" in text
