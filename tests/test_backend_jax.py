@@ -1,10 +1,15 @@
 """jax-specific properties: the kernel's own Philox words, bit-identity with the reference for any
 range, one compilation for every n, compiled memory O(chunk), host-side accumulation across calls,
-64-bit types only inside the computation, the naive variant's static n, and GPU skips."""
+64-bit types only inside the computation, the naive variant's static n, GPU skips, and counts that
+do not change when the chunks are sharded over two CPU devices (``JAX_NUM_CPU_DEVICES=2``)."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -188,3 +193,160 @@ def test_gpu_runs_and_shared_matches_cpu(variant):
 def test_describe_names_version_and_device():
     text = backend.describe("cpu")
     assert jax.__version__ in text and "cpu" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Several devices: JAX fixes its device count when its backend starts, so each count runs in a
+# fresh interpreter with JAX_NUM_CPU_DEVICES set (and JITPI_THREADS, which caps the CPU devices used).
+
+CHUNK = 1 << 18  # backend.CHUNK and backend.SHARED_CHUNK, checked below
+SHARED_CASES = [  # (n, seed, start, chunk): tails, fewer chunks than devices, odd counts of chunks
+    (n, seed, start, chunk)
+    for seed in (0, 2**64 - 1)
+    for n, start, chunk in [
+        (1, 0, None),
+        (3, 1, None),
+        (CHUNK + 1, 0, None),
+        (5 * CHUNK + 77, 7, None),
+        (2 * CHUNK - 1, 2**33 - 1001, None),  # the block counter's word 1 changes mid-range
+        (100_003, 5, 64),  # 1563 chunks: one device takes one more than the other
+    ]
+]
+NATIVE_CASES = [  # (n, seed, start, chunk)
+    (1, 0, 0, None),
+    (CHUNK + 1, 2**64 - 1, 0, None),
+    (5 * CHUNK + 77, 3, 0, None),
+    (10 * 1024 + 17, 6, 3 * 1024, 1024),
+    (100_003, 2**64 - 1, 0, 64),
+]
+
+DEVICES_SCRIPT = r"""
+import json, re, sys
+
+import jax
+import numpy as np
+
+from jitpi.backends import jax as backend
+
+shared_cases, native_cases = json.loads(sys.argv[1])
+out = {
+    "jax_devices": jax.device_count(),
+    "device_count": backend.device_count("cpu"),
+    "describe": backend.describe("cpu"),
+    "chunks": [backend.CHUNK, backend.SHARED_CHUNK],
+    "shared": [backend.shared(n, s, start=st, chunk=c) for n, s, st, c in shared_cases],
+    "native": [backend.native(n, s, start=st, chunk=c) for n, s, st, c in native_cases],
+}
+
+# One compilation per chunk size serves every n.
+before = backend.compile_counts()
+for n in (2, 17, 10**5, 3 * backend.CHUNK + 1):
+    backend.native(n, n)
+    backend.shared(n, n, start=n % 5)
+out["compile_counts"] = [before, backend.compile_counts()]
+
+# Where the work ran: the executables compiled for the mesh, and one call's result.
+out["executables"] = {
+    f"{variant}:{static}": {
+        "devices": devices,
+        "num_partitions": re.findall(r"num_partitions=(\d+)", executable.as_text()),
+        "all_reduce": "all-reduce" in executable.as_text(),
+        "output_devices": len(executable.output_shardings.device_set),
+        "temp_bytes": executable.memory_analysis().temp_size_in_bytes,
+    }
+    for (variant, devices, static), executable in backend.multi_device_executables().items()
+}
+with jax.enable_x64(True):
+    blocks = backend.SHARED_CHUNK // 2  # five chunks of samples [0, 10 * blocks), on both devices
+    args = (np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(10 * blocks), np.int64(5))
+    result = backend._run("shared", args, backend._mesh("cpu"), blocks=blocks)
+out["result_shards"] = sorted((shard.device.id, int(shard.data)) for shard in result.addressable_shards)
+out["result_total"] = backend.shared(5 * backend.SHARED_CHUNK, 0)
+
+# Calls of at most MAX_PER_CALL samples (here odd, so calls start at odd positions), summed on the
+# host; 320 calls for the last count: unbounded asynchronous dispatch of that many psum programs
+# deadlocks jaxlib 0.10.2 on two CPU devices.
+backend.MAX_PER_CALL = 4097
+out["many_calls"] = [
+    backend.shared(100_003, 4, start=3),
+    backend.native(100_003, 4, chunk=1024),
+    backend.shared(5 * backend.SHARED_CHUNK, 0),
+]
+print(json.dumps(out))
+"""
+
+
+def _in_fresh_jax(cpu_devices: int) -> dict:
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(cpu_devices), JITPI_THREADS=str(cpu_devices))
+    cases = json.dumps([SHARED_CASES, NATIVE_CASES])
+    done = subprocess.run(
+        [sys.executable, "-c", DEVICES_SCRIPT, cases], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def one_device() -> dict:
+    require("jax")
+    return _in_fresh_jax(1)
+
+
+@pytest.fixture(scope="module")
+def two_devices() -> dict:
+    require("jax")
+    return _in_fresh_jax(2)
+
+
+def test_two_cpu_devices_are_used(two_devices):
+    """The chunks run on a mesh of both devices: the executables are partitioned in two, end in an
+    all-reduce (the psum) and leave the total on both devices."""
+    assert two_devices["chunks"] == [CHUNK, CHUNK]
+    assert two_devices["jax_devices"] == 2
+    assert two_devices["device_count"] == 2
+    assert "sharded over 2 cpu devices" in two_devices["describe"]
+    executables = two_devices["executables"]
+    assert {key.split(":")[0] for key in executables} == {"native", "shared"}, executables
+    for key, executable in executables.items():
+        assert executable["devices"] == 2, key
+        assert executable["num_partitions"] == ["2"], key
+        assert executable["all_reduce"], key
+        assert executable["output_devices"] == 2, key
+        assert executable["temp_bytes"] < 64 * CHUNK, key  # memory O(chunk) on every device
+    total = two_devices["result_total"]
+    assert two_devices["result_shards"] == [[0, total], [1, total]]
+
+
+def test_one_cpu_device_runs_unsharded(one_device):
+    assert one_device["jax_devices"] == 1
+    assert one_device["device_count"] == 1
+    assert "1 cpu device" in one_device["describe"]
+    assert one_device["executables"] == {}
+
+
+def test_shared_on_two_devices_matches_the_reference(two_devices, one_device):
+    for case, two, one in zip(SHARED_CASES, two_devices["shared"], one_device["shared"], strict=True):
+        n, seed, start, _chunk = case
+        assert two == one == philox.shared_hits_reference(n, seed, start), case
+
+
+def test_native_on_two_devices_matches_one_device(two_devices, one_device):
+    assert two_devices["native"] == one_device["native"]
+    # The in-process count, whatever this process's device count, is the same again.
+    n, seed, start, chunk = NATIVE_CASES[-1]
+    assert backend.native(n, seed, start=start, chunk=chunk) == one_device["native"][-1]
+
+
+def test_two_devices_compile_once_and_add_calls_up(two_devices, one_device):
+    before, after = two_devices["compile_counts"]
+    assert before == after, (before, after)
+    assert two_devices["many_calls"] == one_device["many_calls"]
+    assert two_devices["many_calls"][0] == philox.shared_hits_reference(100_003, 4, 3)
+    assert two_devices["many_calls"][2] == two_devices["result_total"]
+
+
+def test_jitpi_threads_caps_the_cpu_devices(monkeypatch):
+    """A Dask worker (JITPI_THREADS=1) stays on one device whatever JAX_NUM_CPU_DEVICES says."""
+    monkeypatch.setenv("JITPI_THREADS", "1")
+    assert backend.device_count("cpu") == 1
+    assert backend._mesh("cpu") is None

@@ -37,12 +37,36 @@ reads that flag once per process, before its first computation, so it is left to
 float32 arrays ``uniform(kx, (n,))`` and ``uniform(ky, (n,))`` from ``split(key(seed))`` (threefry2x32,
 JAX's default), one compilation per n and memory O(n); ``naive_max_n`` follows from free memory.
 
-XLA:CPU splits each chunk's fused kernel into one work group per core, so one call uses every core
-this process may run on. On ``device="gpu"`` the same code runs on ``jax.devices("gpu")[0]``.
+Devices: ``native`` and ``shared`` shard their chunks over every local JAX device of the platform
+(``jax.local_devices(backend=...)``; on the CPU at most ``jitpi.backends.cpu_threads()`` of them) with
+``jax.shard_map`` over a one-axis mesh: device ``d`` of ``D`` runs chunks ``d, d + D, d + 2D, ...``
+of the call, each keyed exactly as on one device (native by chunk index, shared by Philox block) with
+the tail masked, and ``lax.psum`` adds the devices' uint32 counts. A call still covers at most
+``MAX_PER_CALL`` = 2**30 samples across all devices, so the psum cannot wrap either, and counts do
+not depend on the number of devices. CPU devices come from ``JAX_NUM_CPU_DEVICES=2`` (or
+``jax.config.update("jax_num_cpu_devices", 2)`` before JAX's first computation); with one device
+the kernels are the plain ``jit`` ones, unchanged. ``naive`` always runs on the first device. The
+host keeps at most ``MAX_IN_FLIGHT`` calls queued: more than about 32 psum programs in flight
+deadlock jaxlib 0.10.2's CPU client (``_Counts``).
+
+jaxlib 0.10.2 cannot compile ``lax.mulhi`` (``chlo.mulhi``) in any program partitioned over more than
+one device ("INTERNAL: Unable to convert MHLO to StableHLO"; ``jax.random``'s philox4x32 uses it, as
+does ``shared``). The multi-device kernels are therefore compiled ahead of time with ``mulhi``
+lowered by JAX's own fallback rule (``lax._mulhi_impl``: widen to 64 bits, multiply, shift), through
+JAX's private ``LoweringParameters.override_lowering_rules``; the bits are the same, measured speed
+the same, and nothing outside these kernels is affected. jax is pinned to 0.10.2, so the private API
+cannot move under us.
+
+XLA:CPU also splits one device's fused kernel into work groups over the cores this process may run
+on (``describe`` names the pool size), so on the CPU a second device adds little: at n = 1e9 here,
+on a loaded machine, both layouts kept XLA's two pool threads equally busy, and ``shared`` ran at
+about 445 M samples per CPU-second on two devices against 390-420 on one (``native`` 330-340 and
+325). On ``device="gpu"`` the same code runs on the local GPUs, where each device is a whole GPU.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -52,9 +76,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import Mesh, PartitionSpec
 
 from jitpi import philox
-from jitpi.backends import available_memory_bytes, naive_limit
+from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
 
 CHUNK = 1 << 18
 """Samples per loop iteration of ``native`` (static: one compilation per chunk size)."""
@@ -64,6 +89,9 @@ SHARED_CHUNK = 1 << 18
 
 MAX_PER_CALL = 1 << 30
 """Samples counted by one compiled call, into a uint32 that cannot wrap."""
+
+MAX_IN_FLIGHT = 4
+"""Calls dispatched ahead of the oldest unfinished one (see ``_Counts``)."""
 
 MAX_CHUNK = 1 << 28
 """Largest chunk accepted: sample positions within a call stay below 2**31 (int32 lanes)."""
@@ -79,6 +107,9 @@ NAIVE_HARD_MAX = 2**31 - 1
 
 _UNIT_OFFSET = np.float32(1.0 - 2.0**-24)
 
+AXIS = "chunks"
+"""Name of the one mesh axis the chunk loop is sharded over."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Devices.
@@ -86,7 +117,7 @@ _UNIT_OFFSET = np.float32(1.0 - 2.0**-24)
 
 def _gpu_devices() -> list:
     try:
-        return jax.devices("gpu")
+        return jax.local_devices(backend="gpu")
     except RuntimeError:
         return []
 
@@ -103,21 +134,55 @@ def device_unavailable_reason(device: str) -> str | None:
     )
 
 
-def _device(device: str):
+def _local_devices(device: str) -> list:
+    """This process's JAX devices of the platform ``device`` names, first one first."""
     if device == "gpu":
         devices = _gpu_devices()
         if not devices:
             raise RuntimeError(device_unavailable_reason("gpu"))
-        return devices[0]
-    return jax.devices("cpu")[0]
+        return devices
+    return jax.local_devices(backend="cpu")
+
+
+def _device(device: str):
+    return _local_devices(device)[0]
+
+
+def _mesh(device: str) -> Mesh | None:
+    """The mesh ``native`` and ``shared`` shard their chunks over; None for a single device.
+
+    Every local device of the platform; on the CPU no more than ``cpu_threads()`` (a Dask worker
+    with ``JITPI_THREADS=1`` stays on one device).
+    """
+    devices = _local_devices(device)
+    if devices[0].platform == "cpu":
+        devices = devices[: cpu_threads()]
+    return _mesh_of(tuple(devices))
+
+
+@functools.lru_cache(maxsize=8)
+def _mesh_of(devices: tuple) -> Mesh | None:
+    return Mesh(np.array(devices), (AXIS,)) if len(devices) > 1 else None
+
+
+def device_count(device: str = "cpu") -> int:
+    """Devices the chunks of ``native`` and ``shared`` are sharded over on ``device``."""
+    mesh = _mesh(device)
+    return 1 if mesh is None else mesh.size
 
 
 def describe(device: str) -> str:
     target = _device(device)
     threads = f", XLA intra-op pool of {_schedulable_cpus()} threads" if target.platform == "cpu" else ""
+    count = device_count(device)
+    sharding = (
+        f"chunks sharded over {count} {target.platform} devices (jax.shard_map + psum)"
+        if count > 1
+        else f"1 {target.platform} device"
+    )
     return (
         f"jax {jax.__version__}, XLA-compiled on {target.device_kind} ({target.platform}){threads}; "
-        f"native RNG {NATIVE_IMPL}"
+        f"{sharding}; native RNG {NATIVE_IMPL}"
     )
 
 
@@ -137,6 +202,91 @@ def _scope(device: str, *, x64: bool = True) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Sharding the chunk loop over devices.
+
+
+def _on_mesh(hits, mesh: Mesh | None):
+    """``hits`` as is on one device, else run on every device of ``mesh`` (replicated arguments)."""
+    if mesh is None:
+        return hits
+    spec = PartitionSpec()
+    return jax.shard_map(hits, mesh=mesh, in_specs=spec, out_specs=spec)
+
+
+def _sum_over_chunks(chunk_hits, n_chunks, mesh: Mesh | None):
+    """Sum of the uint32 ``chunk_hits(i)`` over chunk indices ``i`` in [0, n_chunks).
+
+    On a mesh of D devices (inside ``_on_mesh``) device d takes ``i = d, d + D, ...`` and
+    ``lax.psum`` adds the devices' sums, so every device ends with the same total.
+    """
+    if mesh is None:
+        return lax.fori_loop(jnp.int64(0), n_chunks, lambda i, acc: acc + chunk_hits(i), jnp.uint32(0))
+    size = mesh.size
+    index = lax.axis_index(AXIS).astype(jnp.int64)
+    trips = (n_chunks - index + (size - 1)) // size
+    zero = lax.pcast(jnp.uint32(0), AXIS, to="varying")
+    local = lax.fori_loop(jnp.int64(0), trips, lambda t, acc: acc + chunk_hits(t * size + index), zero)
+    return lax.psum(local, AXIS)
+
+
+@functools.lru_cache(maxsize=1)
+def _mulhi_workaround():
+    """Lowering parameters that give ``lax.mulhi`` JAX's fallback rule (see the module docstring)."""
+    from jax._src.interpreters import mlir
+    from jax._src.lax import lax as lax_internal
+
+    rule = mlir.lower_fun(lax_internal._mulhi_impl, multiple_results=False)
+    return mlir.LoweringParameters(override_lowering_rules=((lax_internal.mulhi_p, rule),))
+
+
+_MULTI_DEVICE_EXECUTABLES: dict = {}
+"""(variant, mesh, static arguments) -> executable compiled ahead of time for that mesh."""
+
+
+def _run(variant: str, args: tuple, mesh: Mesh | None, **static):
+    """Dispatch one call of a variant's kernel: the ``jit`` on one device, else its mesh executable.
+
+    Returns the (asynchronous) uint32 count. Callers are inside ``_scope``: the arguments' types,
+    and so the executable, are the same on every call.
+    """
+    kernel = _KERNELS[variant]
+    if mesh is None:
+        return kernel(*args, mesh=None, **static)
+    key = (variant, mesh, tuple(sorted(static.items())))
+    executable = _MULTI_DEVICE_EXECUTABLES.get(key)
+    if executable is None:
+        traced = kernel.trace(*args, mesh=mesh, **static)
+        executable = traced.lower(_private_parameters=_mulhi_workaround()).compile()
+        _MULTI_DEVICE_EXECUTABLES[key] = executable
+    return executable(*args)
+
+
+class _Counts:
+    """Python-int sum of the calls' uint32 counts, with at most ``MAX_IN_FLIGHT`` calls pending.
+
+    ``int()`` waits for a call's asynchronous result. The bound matters on a mesh: with more than
+    about 32 psum programs in flight (33 ran, 40 hung here) jaxlib 0.10.2's CPU client deadlocks in
+    the all-reduce rendezvous and aborts the process after 60 s; a plain loop of 40 dispatches of
+    any ``shard_map`` + ``psum`` on two CPU devices shows it. Waiting costs nothing here: a call
+    counts up to 2**30 samples.
+    """
+
+    def __init__(self) -> None:
+        self._pending: collections.deque = collections.deque()
+        self._total = 0
+
+    def add(self, count) -> None:
+        self._pending.append(count)
+        if len(self._pending) > MAX_IN_FLIGHT:
+            self._total += int(self._pending.popleft())
+
+    def total(self) -> int:
+        while self._pending:
+            self._total += int(self._pending.popleft())
+        return self._total
+
+
+# ---------------------------------------------------------------------------------------------
 # native: jax.random philox4x32, keyed per chunk.
 
 
@@ -146,23 +296,27 @@ def _unit_midpoint(words):
     return lax.bitcast_convert_type(bits, jnp.float32) - _UNIT_OFFSET
 
 
-@functools.partial(jax.jit, static_argnames=("chunk",))
-def _native_call(key, first_chunk, n_chunks, count, *, chunk):
+@functools.partial(jax.jit, static_argnames=("chunk", "mesh"))
+def _native_call(key, first_chunk, n_chunks, count, *, chunk, mesh=None):
     """Hits among the first ``count`` samples of chunks ``first_chunk``, ``first_chunk + 1``, ..."""
-    lane = lax.iota(jnp.int32, chunk)  # int32 lanes: an int64 mask halves the kernel's speed
 
-    def body(i, acc):
-        index = first_chunk + i.astype(jnp.uint64)
-        chunk_key = jax.random.fold_in(key, (index >> jnp.uint64(32)).astype(jnp.uint32))
-        chunk_key = jax.random.fold_in(chunk_key, index.astype(jnp.uint32))
-        words = jax.random.bits(chunk_key, (chunk,), jnp.uint64)
-        x = _unit_midpoint((words >> jnp.uint64(32)).astype(jnp.uint32))
-        y = _unit_midpoint(words.astype(jnp.uint32))
-        valid = jnp.minimum(count - i * chunk, chunk).astype(jnp.int32)
-        inside = (x * x + y * y < jnp.float32(1.0)) & (lane < valid)
-        return acc + jnp.sum(inside, dtype=jnp.uint32)
+    def hits(key, first_chunk, n_chunks, count):
+        lane = lax.iota(jnp.int32, chunk)  # int32 lanes: an int64 mask halves the kernel's speed
 
-    return lax.fori_loop(jnp.int64(0), n_chunks, body, jnp.uint32(0))
+        def chunk_hits(i):
+            index = first_chunk + i.astype(jnp.uint64)
+            chunk_key = jax.random.fold_in(key, (index >> jnp.uint64(32)).astype(jnp.uint32))
+            chunk_key = jax.random.fold_in(chunk_key, index.astype(jnp.uint32))
+            words = jax.random.bits(chunk_key, (chunk,), jnp.uint64)
+            x = _unit_midpoint((words >> jnp.uint64(32)).astype(jnp.uint32))
+            y = _unit_midpoint(words.astype(jnp.uint32))
+            valid = jnp.minimum(count - i * chunk, chunk).astype(jnp.int32)
+            inside = (x * x + y * y < jnp.float32(1.0)) & (lane < valid)
+            return jnp.sum(inside, dtype=jnp.uint32)
+
+        return _sum_over_chunks(chunk_hits, n_chunks, mesh)
+
+    return _on_mesh(hits, mesh)(key, first_chunk, n_chunks, count)
 
 
 @functools.lru_cache(maxsize=64)
@@ -176,18 +330,18 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     chunk = _checked_chunk(chunk or CHUNK, start)
     per_call = max(1, MAX_PER_CALL // chunk) * chunk
     key = _native_key(seed, device)
-    counts = []
+    mesh = _mesh(device)
+    counts = _Counts()
     with _scope(device):
         first, remaining = start // chunk, n
         while remaining:
             count = min(remaining, per_call)
             n_chunks = -(-count // chunk)
-            counts.append(
-                _native_call(key, np.uint64(first), np.int64(n_chunks), np.int64(count), chunk=chunk)
-            )
+            args = (key, np.uint64(first), np.int64(n_chunks), np.int64(count))
+            counts.add(_run("native", args, mesh, chunk=chunk))
             first += n_chunks
             remaining -= count
-        return sum(int(c) for c in counts)  # int() waits for each asynchronous result
+        return counts.total()
 
 
 def _checked_chunk(chunk: int, start: int) -> int:
@@ -237,58 +391,57 @@ def philox_words(counter: tuple[int, int, int, int], key: tuple[int, int], devic
         return tuple(int(w) for w in np.asarray(words))
 
 
-@functools.partial(jax.jit, static_argnames=("blocks",))
-def _shared_call(k0, k1, first_block, skip, count, n_chunks, *, blocks):
+@functools.partial(jax.jit, static_argnames=("blocks", "mesh"))
+def _shared_call(k0, k1, first_block, skip, count, n_chunks, *, blocks, mesh=None):
     """Hits among samples [2 * first_block + skip, ... + count) of the stream keyed (k0, k1).
 
     Per-element work is in 32-bit lanes (the block counter's two words, sample positions relative
     to this call, which stay below 2**31); 64-bit only where exactness needs it, in the squares.
     """
-    lane = lax.iota(jnp.uint32, blocks)
-    zero = jnp.zeros((blocks,), jnp.uint32)
-    count = count.astype(jnp.int32)
 
-    def body(i, acc):
-        base = first_block + i.astype(jnp.uint64) * jnp.uint64(blocks)
-        base_lo = base.astype(jnp.uint32)
-        c0 = base_lo + lane
-        c1 = (base >> jnp.uint64(32)).astype(jnp.uint32) + (c0 < base_lo).astype(jnp.uint32)
-        w0, w1, w2, w3 = _philox4x32(c0, c1, zero, zero, k0, k1)
-        even = (i * (2 * blocks) - skip).astype(jnp.int32) + 2 * lane.astype(jnp.int32)
-        hits_even = _inside(w0, w1) & (even >= 0) & (even < count)
-        hits_odd = _inside(w2, w3) & (even + 1 < count)
-        # One reduction over both samples: two would make XLA fuse (and run) Philox twice.
-        both = hits_even.astype(jnp.uint32) + hits_odd.astype(jnp.uint32)
-        return acc + jnp.sum(both, dtype=jnp.uint32)
+    def hits(k0, k1, first_block, skip, count, n_chunks):
+        lane = lax.iota(jnp.uint32, blocks)
+        zero = jnp.zeros((blocks,), jnp.uint32)
+        count = count.astype(jnp.int32)
 
-    return lax.fori_loop(jnp.int64(0), n_chunks, body, jnp.uint32(0))
+        def chunk_hits(i):
+            base = first_block + i.astype(jnp.uint64) * jnp.uint64(blocks)
+            base_lo = base.astype(jnp.uint32)
+            c0 = base_lo + lane
+            c1 = (base >> jnp.uint64(32)).astype(jnp.uint32) + (c0 < base_lo).astype(jnp.uint32)
+            w0, w1, w2, w3 = _philox4x32(c0, c1, zero, zero, k0, k1)
+            even = (i * (2 * blocks) - skip).astype(jnp.int32) + 2 * lane.astype(jnp.int32)
+            hits_even = _inside(w0, w1) & (even >= 0) & (even < count)
+            hits_odd = _inside(w2, w3) & (even + 1 < count)
+            # One reduction over both samples: two would make XLA fuse (and run) Philox twice.
+            both = hits_even.astype(jnp.uint32) + hits_odd.astype(jnp.uint32)
+            return jnp.sum(both, dtype=jnp.uint32)
+
+        return _sum_over_chunks(chunk_hits, n_chunks, mesh)
+
+    return _on_mesh(hits, mesh)(k0, k1, first_block, skip, count, n_chunks)
+
+
+_KERNELS = {"native": _native_call, "shared": _shared_call}
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared Philox stream; any start works."""
     blocks = max(1, _checked_chunk(chunk or SHARED_CHUNK, 0) // 2)
     k0, k1 = (np.uint32(word) for word in philox.split_seed(seed))
-    counts = []
+    mesh = _mesh(device)
+    counts = _Counts()
     with _scope(device):
         position, remaining = start, n
         while remaining:
             count = min(remaining, MAX_PER_CALL)
             skip = position % 2
             n_chunks = -(-(skip + count) // (2 * blocks))
-            counts.append(
-                _shared_call(
-                    k0,
-                    k1,
-                    np.uint64(position // 2),
-                    np.int64(skip),
-                    np.int64(count),
-                    np.int64(n_chunks),
-                    blocks=blocks,
-                )
-            )
+            args = (k0, k1, np.uint64(position // 2), np.int64(skip), np.int64(count), np.int64(n_chunks))
+            counts.add(_run("shared", args, mesh, blocks=blocks))
             position += count
             remaining -= count
-        return sum(int(c) for c in counts)
+        return counts.total()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,11 +484,17 @@ def naive(n: int, seed: int, *, device: str = "cpu") -> int:
 
 
 def compile_counts() -> dict[str, int]:
-    """Compiled executables held per variant: one per chunk size (native, shared) or per n (naive)."""
+    """Compiled executables held per variant: one per chunk size and mesh, or per n (naive)."""
+    meshes = [variant for variant, _, _ in list(_MULTI_DEVICE_EXECUTABLES)]
+    counts = {variant: kernel._cache_size() + meshes.count(variant) for variant, kernel in _KERNELS.items()}
+    return {**counts, "naive": _naive_call._cache_size()}
+
+
+def multi_device_executables() -> dict:
+    """The executables compiled for a mesh of devices, keyed (variant, device count, static args)."""
     return {
-        "native": _native_call._cache_size(),
-        "shared": _shared_call._cache_size(),
-        "naive": _naive_call._cache_size(),
+        (variant, mesh.size, static): executable
+        for (variant, mesh, static), executable in list(_MULTI_DEVICE_EXECUTABLES.items())
     }
 
 
