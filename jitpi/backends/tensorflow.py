@@ -1,0 +1,286 @@
+"""tensorflow: XLA through ``tf.function(jit_compile=True)``, TensorFlow's own stateless Philox.
+
+``native`` loops with ``tf.while_loop`` over fixed chunks of ``CHUNK`` samples inside one XLA
+program; the trip count and the tail are tensors, so one trace and one compile serve every n.
+Each chunk draws float32 uniforms from ``StatelessRandomUniformV2`` (the op that
+``tf.random.stateless_uniform(..., alg="philox")`` builds) with the Philox key = the 64-bit seed,
+counter words 0-1 = the block within the chunk and words 2-3 = chunk index + 1. That maps (seed,
+chunk) injectively onto disjoint Philox counter ranges, which a 64-bit seed pair per chunk could
+not (seed and chunk index together need more than 64 bits), and no chunk shares a block with the
+``shared`` stream, whose words 2-3 are 0. Counts are int32 per chunk (at most 2**30), the carry
+across chunks int64. The tail is the last trip of the same loop, masked.
+
+``shared`` is Philox4x32-10 written in TF uint32/uint64 ops (``_philox``), compiled by XLA into
+one loop fusion with the exact int64 inside test; it matches ``jitpi.philox`` bit for bit.
+
+``naive`` is the article's way: one ``tf.function(jit_compile=True)`` over whole arrays of n
+uniforms from ``tf.random.stateless_uniform``. n is a static shape, so it retraces and recompiles
+for every new n (that is part of what the baseline shows), and its memory grows with n.
+
+TF logs through absl at import (in 2.21 the oneDNN banner ignores ``TF_CPP_MIN_LOG_LEVEL``);
+the import filters those known lines out of stderr and passes everything else through. The
+registry imports Triton before this module, because Triton loaded after TensorFlow aborts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+
+from jitpi import philox
+from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
+from jitpi.chunking import ChunkPlan
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # INFO and WARNING; errors still print
+
+_IMPORT_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"
+)
+
+
+@contextlib.contextmanager
+def _filtered_stderr() -> Iterator[None]:
+    """Hold back what C++ writes to fd 2 meanwhile; re-emit all of it but the known import noise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters): filter nothing
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not _IMPORT_NOISE.search(line))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
+with _filtered_stderr():
+    import tensorflow as tf
+
+CHUNK = 1 << 18
+"""native: samples per chunk (two float32 uniforms each: 2 MiB of uniforms, which stay in cache)."""
+SHARED_CHUNK = 1 << 21
+"""shared: samples per loop step (SHARED_CHUNK // 2 Philox blocks)."""
+GPU_CHUNK = 1 << 26
+"""Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
+MAX_CHUNK = 1 << 30
+"""Per-chunk counts are int32; the carry across chunks is int64."""
+NAIVE_BYTES_PER_SAMPLE = 24
+"""naive: two float32 uniforms (8 B) plus XLA's temporaries (the RNG's uint32 bits, the mask)."""
+
+_PHILOX = tf.random.Algorithm.PHILOX.value
+_lock = threading.Lock()
+_functions: dict[tuple[str, int], Callable] = {}
+
+
+def _configure_threads() -> int:
+    """Use every core for XLA:CPU (TF's intra-op pool); keep the caller's if TF is already running."""
+    threads = cpu_threads()
+    with contextlib.suppress(RuntimeError):  # raised once the TF runtime is initialised
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    return tf.config.threading.get_intra_op_parallelism_threads() or threads
+
+
+THREADS = _configure_threads()
+
+
+def device_unavailable_reason(device: str) -> str | None:
+    if device == "cpu":
+        return None
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    build = "this TensorFlow build has no CUDA" if not tf.test.is_built_with_cuda() else "no GPU is visible"
+    return f"no GPU for TensorFlow here ({build}; GPU users install 'tensorflow[and-cuda]')"
+
+
+def describe(device: str) -> str:
+    where = f"{THREADS} intra-op threads" if device == "cpu" else "GPU:0"
+    return f"tensorflow {tf.__version__}, XLA (tf.function(jit_compile=True)), {where}, device {device}"
+
+
+def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    plan = ChunkPlan(start, n, _check_chunk(chunk or _default_chunk(CHUNK, device)))
+    run = _function("native", plan.chunk)
+    with _device(device):
+        total = run(_i64(_as_signed64(seed)), _i64(plan.first_chunk), _i64(plan.full_chunks), _i64(plan.tail))
+        return int(total.numpy())  # .numpy() waits for the result
+
+
+def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    blocks = max(1, _check_chunk(chunk or _default_chunk(SHARED_CHUNK, device)) // 2)
+    end = start + n
+    first_block, end_block = start // 2, (end + 1) // 2
+    steps = -(-(end_block - first_block) // blocks)
+    run = _function("shared", blocks)
+    with _device(device):
+        total = run(_i64(_as_signed64(seed)), _i64(start), _i64(end), _i64(steps))
+        return int(total.numpy())
+
+
+def naive(n: int, seed: int, *, device: str = "cpu") -> int:
+    low, high = philox.split_seed(seed)
+    pair = tf.bitcast(tf.constant([low, high], tf.uint32), tf.int32)  # injective: seed -> int32 pair
+    with _device(device):
+        return int(_naive_run(n, pair).numpy())
+
+
+def naive_max_n(device: str) -> int:
+    return naive_limit(NAIVE_BYTES_PER_SAMPLE, available_memory_bytes())
+
+
+@tf.function(jit_compile=True, reduce_retracing=False)
+def _naive_run(n: int, seed_pair: tf.Tensor) -> tf.Tensor:
+    # n is a Python int: a static shape, traced and compiled anew for each n, as in the article.
+    xy = tf.random.stateless_uniform([2, n], seed=seed_pair, alg="philox")
+    x, y = xy[0], xy[1]
+    return tf.reduce_sum(tf.cast(x * x + y * y < 1.0, tf.int64))
+
+
+def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Raw Philox4x32-10 words of ``_philox`` for a list of 4-word counters (known-answer tests)."""
+    words = tf.constant(counters, tf.uint32)
+    k0, k1 = (tf.constant(k, tf.uint32) for k in key)
+    out = _philox_jit(words[:, 0], words[:, 1], words[:, 2], words[:, 3], k0, k1)
+    return [tuple(int(w) for w in row) for row in tf.stack(out, axis=1).numpy()]
+
+
+def _philox(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on uint32 tensors: mulhilo through one uint64 product per multiplier."""
+    multiplier_a = tf.constant(philox.MULTIPLIER_A, tf.uint64)
+    multiplier_b = tf.constant(philox.MULTIPLIER_B, tf.uint64)
+    increment_a = tf.constant(philox.KEY_INCREMENT_A, tf.uint32)
+    increment_b = tf.constant(philox.KEY_INCREMENT_B, tf.uint32)
+    xor = tf.bitwise.bitwise_xor
+    for _ in range(philox.ROUNDS):
+        product_a = tf.cast(c0, tf.uint64) * multiplier_a
+        product_b = tf.cast(c2, tf.uint64) * multiplier_b
+        c0, c1, c2, c3 = (
+            xor(xor(_high32(product_b), c1), k0),
+            tf.cast(product_b, tf.uint32),  # uint64 -> uint32 keeps the low word
+            xor(xor(_high32(product_a), c3), k1),
+            tf.cast(product_a, tf.uint32),
+        )
+        k0 = k0 + increment_a  # uint32 addition wraps
+        k1 = k1 + increment_b
+    return c0, c1, c2, c3
+
+
+_philox_jit = tf.function(_philox, jit_compile=True)
+
+
+def _high32(value):
+    return tf.cast(tf.bitwise.right_shift(value, tf.constant(32, value.dtype)), tf.uint32)
+
+
+def _inside(x_words, y_words):
+    """The exact test x*x + y*y < 2**62 on words read as signed 32-bit, in int64."""
+    x = tf.cast(tf.bitcast(x_words, tf.int32), tf.int64)
+    y = tf.cast(tf.bitcast(y_words, tf.int32), tf.int64)
+    return x * x < tf.constant(philox.INSIDE_BOUND, tf.int64) - y * y
+
+
+def _function(kind: str, size: int) -> Callable:
+    """The compiled function for a variant and chunk size, built once per process."""
+    with _lock:
+        if (kind, size) not in _functions:
+            _functions[kind, size] = (_build_native if kind == "native" else _build_shared)(size)
+        return _functions[kind, size]
+
+
+_SCALAR = tf.TensorSpec([], tf.int64)
+
+
+def _build_native(chunk: int) -> Callable:
+    @tf.function(jit_compile=True, input_signature=[_SCALAR] * 4)
+    def run(seed, first_chunk, full_chunks, tail):
+        key = tf.reshape(tf.bitcast(seed, tf.uint64), [1])
+        positions = tf.range(chunk, dtype=tf.int64)
+        chunks = full_chunks + tf.cast(tail > 0, tf.int64)
+        zero = tf.constant(0, tf.int64)
+
+        # One loop over every chunk, the tail masked: a second RNG call site for the tail (tf.cond
+        # after the loop) stops XLA from inlining the RNG computation and halves the throughput.
+        def body(i, total):
+            counter = tf.stack([tf.constant(0, tf.uint64), tf.bitcast(first_chunk + i + 1, tf.uint64)])
+            xy = tf.raw_ops.StatelessRandomUniformV2(
+                shape=[2, chunk], key=key, counter=counter, alg=_PHILOX, dtype=tf.float32
+            )
+            limit = tf.where(i < full_chunks, tf.constant(chunk, tf.int64), tail)  # a tail is a prefix
+            inside = tf.logical_and(xy[0] * xy[0] + xy[1] * xy[1] < 1.0, positions < limit)
+            return i + 1, total + tf.cast(tf.reduce_sum(tf.cast(inside, tf.int32)), tf.int64)
+
+        return tf.while_loop(lambda i, _: i < chunks, body, (zero, zero))[1]
+
+    return run
+
+
+def _build_shared(blocks: int) -> Callable:
+    @tf.function(jit_compile=True, input_signature=[_SCALAR] * 4)
+    def run(seed, start, end, steps):
+        seed_bits = tf.bitcast(seed, tf.uint64)
+        k0, k1 = tf.cast(seed_bits, tf.uint32), _high32(seed_bits)
+        offsets = tf.range(blocks, dtype=tf.int64)
+        zero = tf.constant(0, tf.int64)
+
+        def body(step, total):
+            block = start // 2 + step * blocks + offsets
+            block_bits = tf.bitcast(block, tf.uint64)
+            low, high, zero_words = (
+                tf.cast(block_bits, tf.uint32),
+                _high32(block_bits),
+                tf.zeros([blocks], tf.uint32),
+            )
+            w0, w1, w2, w3 = _philox(low, high, zero_words, zero_words, k0, k1)
+            even = 2 * block
+            hits = tf.cast(_inside(w0, w1) & (even >= start) & (even < end), tf.int32) + tf.cast(
+                _inside(w2, w3) & (even + 1 >= start) & (even + 1 < end), tf.int32
+            )  # one int32 count per block, so the Philox fusion is not duplicated per sample
+            return step + 1, total + tf.cast(tf.reduce_sum(hits), tf.int64)
+
+        _, total = tf.while_loop(lambda step, _: step < steps, body, (zero, zero))
+        return total
+
+    return run
+
+
+def tracing_count(kind: str, size: int | None = None) -> int:
+    """How often the compiled function of a variant was traced (each trace is one XLA compile)."""
+    size = size or {"native": CHUNK, "shared": SHARED_CHUNK // 2}[kind]
+    return _function(kind, size).experimental_get_tracing_count()
+
+
+def _default_chunk(cpu_chunk: int, device: str) -> int:
+    return GPU_CHUNK if device == "gpu" else cpu_chunk
+
+
+def _check_chunk(chunk: int) -> int:
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ValueError(f"chunk must be in [1, {MAX_CHUNK}] (int32 per-chunk counts), got {chunk}")
+    return chunk
+
+
+def _as_signed64(value: int) -> int:
+    """The 64 bits of an unsigned seed as a signed int64 (bit-cast back to uint64 in the graph)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _i64(value: int) -> tf.Tensor:
+    return tf.constant(value, tf.int64)
+
+
+def _device(device: str):
+    return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")

@@ -1,0 +1,255 @@
+"""torch: ``torch.compile`` (Inductor: C++/OpenMP kernels on CPU, Triton kernels on a GPU).
+
+``native`` compiles one fixed-size chunk (``dynamic=False, fullgraph=True``): two ``torch.rand``
+calls, the inside test, a tail mask ``arange(chunk) < limit`` with ``limit`` a tensor, and an int64
+sum, which Inductor fuses into one kernel (no O(chunk) buffer). Python loops over the chunks, so
+one compile serves every n. Inductor's compiled RNG is Philox keyed by seeds that the compiled
+graph draws from the default generator at each call, so each chunk runs right after
+``manual_seed(mix(seed, chunk index))`` inside ``torch.random.fork_rng``: deterministic, any chunk
+countable on its own, and the caller's RNG state is restored afterwards. Limits of Inductor's CPU
+RNG (cpp_prefix.h ``normalized_rand_cpu(uint32_t seed, uint32_t offset)``): one Philox block per
+uniform, int32 element offsets (a chunk must stay below 2**31), and 32-bit keys, so chunk streams
+are distinct only up to 32-bit key collisions: about (2 chunks)**2 / 2**33 colliding pairs of chunk
+streams per run, 4e-4 at n = 1e9 and 512 (each sharing one coordinate's 2**20 uniforms) at 2**40.
+
+``shared`` is Philox4x32-10 in int64 tensor ops, compiled the same way: uint32 words live in
+int64, and mulhilo never overflows int64 (``_mulhilo``), so no code path relies on signed
+wrap-around, which is undefined behaviour in the C++ Inductor emits. On AVX2, Inductor's vector
+int64 multiply is emulated one lane at a time and its arithmetic right shift takes about nine
+instructions, so the kernel keeps one of each per mulhilo.
+
+``naive`` is the article's way: eager ``torch.rand(n)`` for x and for y (on CPU a serial MT19937,
+from a private ``torch.Generator``) and a compiled reduction (``dynamic=True``: one compile serves
+every n, as the arrays, not the compile, are what this baseline shows). MT19937 keeps 32 bits of a
+seed, so the naive seed is mixed first and seeds equal after mixing modulo 2**32 share a stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import types
+from collections.abc import Callable, Iterator
+
+import torch
+
+from jitpi import philox
+from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
+from jitpi.chunking import ChunkPlan
+
+CHUNK = 1 << 20
+"""native: samples per compiled call (two float32 uniforms each, never materialised)."""
+SHARED_CHUNK = 1 << 21
+"""shared: samples per compiled call (SHARED_CHUNK // 2 Philox blocks)."""
+GPU_CHUNK = 1 << 26
+"""Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
+MAX_CHUNK = 1 << 30
+"""Inductor's compiled RNG indexes elements with int32 offsets: keep a chunk well below 2**31."""
+NAIVE_BYTES_PER_SAMPLE = 12
+"""naive: x and y in float32 (8 B) and slack; the compiled reduction allocates no temporaries."""
+
+MASK32 = philox.MASK32
+_MASK64 = (1 << 64) - 1
+
+torch.set_num_threads(cpu_threads())
+_lock = threading.Lock()
+_rng_lock = threading.Lock()
+_functions: dict[tuple, Callable] = {}
+
+
+def device_unavailable_reason(device: str) -> str | None:
+    if device == "cpu" or torch.cuda.is_available():
+        return None
+    build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}, no GPU visible"
+    return f"no CUDA GPU for torch here (torch {torch.__version__} is {build}; GPU users install CUDA torch)"
+
+
+def describe(device: str) -> str:
+    if device == "gpu":
+        where = f"Triton kernels on {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "GPU"
+    else:
+        where = f"C++/OpenMP kernels, {torch.get_num_threads()} threads"
+    return f"torch {torch.__version__}, torch.compile (Inductor), {where}, device {device}"
+
+
+def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    plan = ChunkPlan(start, n, _check_chunk(chunk or _default_chunk(CHUNK, device)))
+    where = _torch_device(device)
+    run = _function("native", plan.chunk, where)
+    full = _scalar(plan.chunk, where)
+    total = _scalar(0, where)
+    with _private_rng(where) as generator:
+        for index, count in plan:
+            generator.manual_seed(_chunk_seed(seed, index))
+            total += run(full if count == plan.chunk else _scalar(count, where))
+    return int(total.item())  # .item() waits for the device
+
+
+def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
+    blocks = max(1, _check_chunk(chunk or _default_chunk(SHARED_CHUNK, device)) // 2)
+    where = _torch_device(device)
+    run = _function("shared", blocks, where)
+    end = start + n
+    first_block, end_block = start // 2, (end + 1) // 2
+    key = [_scalar(word, where) for word in philox.split_seed(seed)]
+    bounds = _scalar(start, where), _scalar(end, where)
+    total = _scalar(0, where)
+    for block in range(first_block, end_block, blocks):
+        total += run(_scalar(block, where), *bounds, *key)
+    return int(total.item())
+
+
+def naive(n: int, seed: int, *, device: str = "cpu") -> int:
+    where = _torch_device(device)
+    generator = torch.Generator(device=where)
+    generator.manual_seed(_mix64(seed))
+    x = torch.rand(n, generator=generator, device=where)
+    y = torch.rand(n, generator=generator, device=where)
+    return int(_naive_count(x, y).item())
+
+
+def naive_max_n(device: str) -> int:
+    if device == "gpu" and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info()
+        return naive_limit(NAIVE_BYTES_PER_SAMPLE, free)
+    return naive_limit(NAIVE_BYTES_PER_SAMPLE, available_memory_bytes())
+
+
+def _inside_count(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x * x + y * y < 1.0).sum(dtype=torch.int64)
+
+
+_naive_count = torch.compile(_inside_count, dynamic=True, fullgraph=True)
+
+
+def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Raw Philox4x32-10 words of the compiled ``_philox`` for 4-word counters (known-answer tests)."""
+    words = torch.tensor(counters, dtype=torch.int64)
+    run = _function("philox", len(counters), torch.device("cpu"))
+    out = run(words, torch.tensor(key[0]), torch.tensor(key[1]))
+    return [tuple(int(w) for w in row) for row in out.tolist()]
+
+
+def _mulhilo(a: torch.Tensor, multiplier: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """High and low 32 bits of a * multiplier (both below 2**32), in int64 without overflow.
+
+    a * multiplier may reach 2**64; with multiplier = 2**32 - m it is a * 2**32 - r, r = a * m,
+    and Philox's multipliers leave m < 2**30, so r < 2**62. Then high = a - ceil(r / 2**32) and
+    low = -r mod 2**32: one multiply and one shift, as with a wrapping product, and no signed
+    overflow (undefined behaviour in the C++ that Inductor emits) on any code path.
+    """
+    r = a * ((1 << 32) - multiplier)
+    return a - ((r + MASK32) >> 32), (-r) & MASK32
+
+
+def _philox(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on uint32 words held in int64 tensors."""
+    for _ in range(philox.ROUNDS):
+        high_b, low_b = _mulhilo(c2, philox.MULTIPLIER_B)
+        high_a, low_a = _mulhilo(c0, philox.MULTIPLIER_A)
+        c0, c1, c2, c3 = high_b ^ c1 ^ k0, low_b, high_a ^ c3 ^ k1, low_a
+        k0 = (k0 + philox.KEY_INCREMENT_A) & MASK32
+        k1 = (k1 + philox.KEY_INCREMENT_B) & MASK32
+    return c0, c1, c2, c3
+
+
+def _signed32(word: torch.Tensor) -> torch.Tensor:
+    return (word ^ 0x80000000) - 0x80000000  # sign extension with native vector ops only
+
+
+def _inside(x_word: torch.Tensor, y_word: torch.Tensor) -> torch.Tensor:
+    """The exact test x*x + y*y < 2**62 on words read as signed 32-bit, in int64."""
+    x, y = _signed32(x_word), _signed32(y_word)
+    return x * x < philox.INSIDE_BOUND - y * y
+
+
+def _native_template(limit, *, chunk, device):
+    x = torch.rand(chunk, device=device)
+    y = torch.rand(chunk, device=device)
+    inside = (x * x + y * y < 1.0) & (torch.arange(chunk, device=device) < limit)
+    return inside.sum(dtype=torch.int64)
+
+
+def _shared_template(first_block, start, end, k0, k1, *, chunk, device):
+    block = first_block + torch.arange(chunk, dtype=torch.int64, device=device)
+    zero = torch.zeros_like(block)
+    w0, w1, w2, w3 = _philox(block & MASK32, block >> 32, zero, zero, k0, k1)
+    even = 2 * block
+    hits = (_inside(w0, w1) & (even >= start) & (even < end)).to(torch.int32) + (
+        _inside(w2, w3) & (even + 1 >= start) & (even + 1 < end)
+    ).to(torch.int32)  # one count per block, so each block's Philox is computed once
+    return hits.sum(dtype=torch.int64)
+
+
+def _philox_template(words, k0, k1, *, chunk, device):
+    return torch.stack(_philox(words[:, 0], words[:, 1], words[:, 2], words[:, 3], k0, k1), dim=1)
+
+
+_TEMPLATES = {"native": _native_template, "shared": _shared_template, "philox": _philox_template}
+
+
+def _function(kind: str, chunk: int, device: torch.device) -> Callable:
+    """The compiled kernel for (variant, chunk, device), compiled on its first call, then reused.
+
+    Dynamo keeps compiled graphs, and its recompile limit, per code object, so every kernel gets a
+    code object of its own: no chunk size or device can evict or block another's graph.
+    """
+    key = (kind, chunk, str(device))
+    with _lock:
+        if key not in _functions:
+            template = _TEMPLATES[kind]
+            code = template.__code__.replace(co_name=f"{kind}_chunk_{chunk}_{device.type}")
+            fresh = types.FunctionType(code, template.__globals__, code.co_name, None, None)
+            fresh.__kwdefaults__ = {"chunk": chunk, "device": device}
+            _functions[key] = torch.compile(fresh, dynamic=False, fullgraph=True)
+        return _functions[key]
+
+
+def compiled_graphs() -> int:
+    """Graphs Dynamo has compiled in this process (tests check that a new n adds none)."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
+@contextlib.contextmanager
+def _private_rng(device: torch.device) -> Iterator[torch.Generator]:
+    """The device's default generator, with the caller's RNG state saved before and restored after.
+
+    Held under a lock: the generator is process-wide, so two threads counting at once would
+    otherwise reseed each other's chunks.
+    """
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with _rng_lock, torch.random.fork_rng(devices=cuda):
+        yield torch.cuda.default_generators[cuda[0]] if cuda else torch.default_generator
+
+
+def _mix64(value: int) -> int:
+    """SplitMix64's finaliser: a bijection on 64-bit ints that spreads every input bit."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)
+
+
+def _chunk_seed(seed: int, index: int) -> int:
+    """The generator seed for chunk ``index`` of stream ``seed`` (its low 32 bits seed MT19937)."""
+    return _mix64(_mix64(seed) ^ index)
+
+
+def _default_chunk(cpu_chunk: int, device: str) -> int:
+    return GPU_CHUNK if device == "gpu" else cpu_chunk
+
+
+def _check_chunk(chunk: int) -> int:
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ValueError(f"chunk must be in [1, {MAX_CHUNK}] (Inductor's RNG offsets are int32), got {chunk}")
+    return chunk
+
+
+def _scalar(value: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor(value, dtype=torch.int64, device=device)
+
+
+def _torch_device(device: str) -> torch.device:
+    return torch.device("cuda") if device == "gpu" else torch.device("cpu")

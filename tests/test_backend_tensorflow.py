@@ -1,0 +1,119 @@
+"""tensorflow-specific properties: the shared kernel's Philox words and bit-identity with the
+reference for any range and chunk, one trace (one XLA compile) for every n, chunk streams that can
+be counted apart, the naive variant's per-n recompiles and its memory bound, and the GPU path."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import require
+
+import jitpi
+from jitpi import philox
+from jitpi.stats import chi2_sf, dispersion, z_score
+
+SIZES = (1, 2, 3, 4, 1000, 2**20 + 1, 10**6)
+SEEDS = (0, 1, 2**32, 2**64 - 1)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    require("tensorflow")
+    from jitpi import registry
+
+    return registry.load("tensorflow")  # through the registry, which imports Triton first
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
+def test_philox_words_match_random123(backend, counter, key, expected):
+    assert backend.philox_words([counter], key) == [expected]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_shared_matches_reference(backend, seed):
+    for n in SIZES:
+        for start in (0, 1, 7):
+            assert backend.shared(n, seed, start=start) == philox.shared_hits_reference(n, seed, start), (
+                n,
+                start,
+            )
+
+
+@pytest.mark.parametrize("start", [2**31 - 3, 2**33 - 1001, 3 * 2**32 + 5, 2**40 - 4097])
+def test_shared_matches_reference_far_out_and_for_another_chunk(backend, start):
+    """Block counters that cross 2**32 (counter word 1 changes), with two chunk sizes."""
+    for seed in (0, 2**64 - 1):
+        expected = philox.shared_hits_reference(3001, seed, start)
+        assert backend.shared(3001, seed, start=start) == expected
+        assert backend.shared(3001, seed, start=start, chunk=1002) == expected
+
+
+def test_shared_does_not_depend_on_chunk(backend):
+    counts = {chunk: backend.shared(100_003, 9, start=5, chunk=chunk) for chunk in (1002, None)}
+    assert set(counts.values()) == {philox.shared_hits_reference(100_003, 9, 5)}, counts
+
+
+def test_one_trace_serves_every_n(backend):
+    """The trip count and the tail are tensors: a new n, seed or start never retraces."""
+    for n in (1, 1000, backend.CHUNK + 1, 3 * backend.CHUNK + 17):
+        backend.native(n, n)
+    for n in (1, 1001, backend.SHARED_CHUNK + 1, 3 * backend.SHARED_CHUNK + 17):
+        backend.shared(n, n, start=n)
+    assert backend.tracing_count("native") == 1
+    assert backend.tracing_count("shared") == 1
+
+
+def test_native_counts_chunk_by_chunk(backend):
+    """Chunk c is keyed by (seed, c) alone, so any split on chunk edges adds up to the whole."""
+    chunk = 4096
+    whole = backend.native(3 * chunk + 5, 9, chunk=chunk)
+    parts = backend.native(chunk, 9, chunk=chunk) + backend.native(2 * chunk + 5, 9, start=chunk, chunk=chunk)
+    assert parts == whole
+
+
+def test_native_chunk_streams_are_independent(backend):
+    """Overlapping chunk streams would inflate the spread of per-chunk counts; sum(z**2) sees it."""
+    chunk = 1 << 14
+    z = [z_score(backend.native(chunk, 3, start=c * chunk, chunk=chunk), chunk) for c in range(48)]
+    statistic, dof = dispersion(z)
+    assert 1e-4 < chi2_sf(statistic, dof) < 1 - 1e-4, z
+
+
+def test_naive_counts_whole_arrays_and_retraces_per_n(backend):
+    first = jitpi.count_hits(100_000, backend="tensorflow", variant="naive", seed=4)
+    assert first == jitpi.count_hits(100_000, backend="tensorflow", variant="naive", seed=4)
+    assert abs(z_score(first, 100_000)) < 5
+    other = jitpi.count_hits(100_000, backend="tensorflow", variant="naive", seed=2**64 - 1)
+    assert abs(z_score(other, 100_000)) < 5 and other != first
+    traces = backend._naive_run.experimental_get_tracing_count()
+    jitpi.count_hits(100_001, backend="tensorflow", variant="naive", seed=4)
+    # n is a static shape: a new n is a new trace and a new XLA compile, the cost this baseline shows.
+    assert backend._naive_run.experimental_get_tracing_count() == traces + 1
+
+
+def test_naive_refuses_n_above_its_memory_bound(backend):
+    limit = backend.naive_max_n("cpu")
+    assert 10**6 <= limit < 2**40
+    with pytest.raises(ValueError, match=f"above {limit}"):
+        jitpi.count_hits(limit + 1, backend="tensorflow", variant="naive")
+
+
+def test_describe_names_xla_and_threads(backend):
+    text = backend.describe("cpu")
+    assert "XLA" in text and f"{backend.THREADS} intra-op threads" in text
+
+
+def test_chunk_bounds_are_checked(backend):
+    with pytest.raises(ValueError, match="chunk must be"):
+        backend.native(10, 1, chunk=backend.MAX_CHUNK + 1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
+def test_gpu(backend, variant):
+    require("tensorflow", device="gpu")
+    n = 10**7 + 3
+    hits = jitpi.count_hits(n, backend="tensorflow", variant=variant, seed=5, device="gpu")
+    assert hits == jitpi.count_hits(n, backend="tensorflow", variant=variant, seed=5, device="gpu")
+    assert abs(z_score(hits, n)) < 5
+    if variant == "shared":
+        assert hits == philox.shared_hits_reference(n, 5)

@@ -1,0 +1,163 @@
+"""torch-specific properties: the compiled Philox words and bit-identity with the reference for any
+range and chunk, one compiled graph for every n, the caller's RNG left as it was, chunk streams that
+can be counted apart, the naive variant and its memory bound, and the GPU path."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import require
+
+import jitpi
+from jitpi import philox
+from jitpi.stats import chi2_sf, dispersion, z_score
+
+SIZES = (1, 2, 3, 4, 1000, 2**20 + 1, 10**6)
+SEEDS = (0, 1, 2**32, 2**64 - 1)
+
+
+@pytest.fixture(scope="module")
+def backend():
+    require("torch")
+    from jitpi import registry
+
+    return registry.load("torch")
+
+
+@pytest.fixture(scope="module")
+def torch(backend):
+    import torch
+
+    return torch
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
+def test_philox_words_match_random123(backend, counter, key, expected):
+    assert backend.philox_words([counter], key) == [expected]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_shared_matches_reference(backend, seed):
+    for n in SIZES:
+        for start in (0, 1, 7):
+            assert backend.shared(n, seed, start=start) == philox.shared_hits_reference(n, seed, start), (
+                n,
+                start,
+            )
+
+
+@pytest.mark.parametrize("start", [2**31 - 3, 2**33 - 1001, 3 * 2**32 + 5, 2**40 - 4097])
+def test_shared_matches_reference_far_out_and_for_another_chunk(backend, start):
+    """Block counters that cross 2**32 (counter word 1 changes), with two chunk sizes."""
+    for seed in (0, 2**64 - 1):
+        expected = philox.shared_hits_reference(3001, seed, start)
+        assert backend.shared(3001, seed, start=start) == expected
+        assert backend.shared(3001, seed, start=start, chunk=1002) == expected
+
+
+def test_shared_does_not_depend_on_chunk(backend):
+    counts = {chunk: backend.shared(100_003, 9, start=5, chunk=chunk) for chunk in (1002, None)}
+    assert set(counts.values()) == {philox.shared_hits_reference(100_003, 9, 5)}, counts
+
+
+def test_one_graph_serves_every_n(backend):
+    """The tail limit and the block offsets are tensors: a new n, seed or start compiles nothing."""
+    backend.native(1, 1)
+    backend.shared(1, 1)
+    graphs = backend.compiled_graphs()
+    for n in (1000, backend.CHUNK + 1, 2 * backend.CHUNK + 17):
+        backend.native(n, n)
+    for n in (1001, backend.SHARED_CHUNK + 1, 2 * backend.SHARED_CHUNK + 17):
+        backend.shared(n, n, start=n)
+    assert backend.compiled_graphs() == graphs
+
+
+@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
+def test_callers_rng_state_is_left_alone(torch, variant):
+    torch.manual_seed(1234)
+    expected = torch.rand(5)
+    torch.manual_seed(1234)
+    jitpi.count_hits(10_007, backend="torch", variant=variant, seed=3)
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_native_is_deterministic_under_compiled_rng(backend):
+    """Inductor's rand is seeded from the default generator: the same chunk seed, the same count."""
+    counts = [backend.native(3 * 4096 + 5, seed, chunk=4096) for seed in (9, 10, 11, 12)]
+    assert backend.native(3 * 4096 + 5, 9, chunk=4096) == counts[0]
+    assert len(set(counts)) > 1, counts
+
+
+def test_native_counts_chunk_by_chunk(backend):
+    """Chunk c is keyed by (seed, c) alone, so any split on chunk edges adds up to the whole."""
+    chunk = 4096
+    whole = backend.native(3 * chunk + 5, 9, chunk=chunk)
+    parts = backend.native(chunk, 9, chunk=chunk) + backend.native(2 * chunk + 5, 9, start=chunk, chunk=chunk)
+    assert parts == whole
+
+
+def test_native_chunk_streams_are_independent(backend):
+    """Overlapping chunk streams would inflate the spread of per-chunk counts; sum(z**2) sees it."""
+    chunk = 1 << 14
+    z = [z_score(backend.native(chunk, 3, start=c * chunk, chunk=chunk), chunk) for c in range(48)]
+    statistic, dof = dispersion(z)
+    assert 1e-4 < chi2_sf(statistic, dof) < 1 - 1e-4, z
+
+
+def test_chunk_seeds_are_spread():
+    """Per-chunk generator seeds differ in their low 32 bits (all MT19937 keeps) across chunks and seeds."""
+    from jitpi.backends.torch import _chunk_seed
+
+    low = {_chunk_seed(seed, index) & 0xFFFFFFFF for seed in (0, 1, 2**32, 2**64 - 1) for index in range(256)}
+    assert len(low) == 4 * 256
+
+
+def test_naive_counts_whole_arrays(backend):
+    first = jitpi.count_hits(100_000, backend="torch", variant="naive", seed=4)
+    assert first == jitpi.count_hits(100_000, backend="torch", variant="naive", seed=4)
+    assert abs(z_score(first, 100_000)) < 5
+    other = jitpi.count_hits(100_000, backend="torch", variant="naive", seed=2**64 - 1)
+    assert abs(z_score(other, 100_000)) < 5 and other != first
+
+
+def test_naive_refuses_n_above_its_memory_bound(backend):
+    limit = backend.naive_max_n("cpu")
+    assert 10**6 <= limit < 2**40
+    with pytest.raises(ValueError, match=f"above {limit}"):
+        jitpi.count_hits(limit + 1, backend="torch", variant="naive")
+
+
+def test_describe_names_inductor_and_threads(backend, torch):
+    text = backend.describe("cpu")
+    assert "Inductor" in text and f"{torch.get_num_threads()} threads" in text
+
+
+def test_chunk_bounds_are_checked(backend):
+    with pytest.raises(ValueError, match="chunk must be"):
+        backend.native(10, 1, chunk=backend.MAX_CHUNK + 1)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
+def test_gpu(backend, variant):
+    require("torch", device="gpu")
+    n = 10**7 + 3
+    hits = jitpi.count_hits(n, backend="torch", variant=variant, seed=5, device="gpu")
+    assert hits == jitpi.count_hits(n, backend="torch", variant=variant, seed=5, device="gpu")
+    assert abs(z_score(hits, n)) < 5
+    if variant == "shared":
+        assert hits == philox.shared_hits_reference(n, 5)
+
+
+def test_native_is_thread_safe():
+    """Chunks are seeded through the process-wide generator: concurrent calls must not interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jitpi.backends import torch as backend
+
+    def count(seed: int) -> int:
+        return backend.native(200 * 1024 + 5, seed, chunk=1024)
+
+    expected = {seed: count(seed) for seed in range(8)}
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            assert dict(zip(expected, pool.map(count, expected), strict=True)) == expected
