@@ -13,8 +13,13 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install -e '.[all,dev]'
 	bash tools/install-browser.sh
 
+# The asv suite on the current commit (HEAD; commit your changes first), then the site in .asv/html.
+# BENCH_ARGS narrows it, e.g. make bench BENCH_ARGS="-b numpy" (see benchmarks/README.md).
 bench: setup
-	$(BIN)/python -m jitpi run
+	$(BIN)/asv machine --yes
+	$(BIN)/asv run --launch-method spawn --show-stderr $(BENCH_ARGS) HEAD^!; status=$$?; \
+	$(BIN)/asv publish && $(BIN)/python tools/asv_site.py .asv/html || status=1; \
+	echo "The site: $(BIN)/asv preview   (then open the address it prints)"; exit $$status
 
 test: setup
 	$(BIN)/ruff check .

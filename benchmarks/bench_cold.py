@@ -1,0 +1,47 @@
+"""Cold start: import, compile and first call in a fresh interpreter with empty JIT caches."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import ClassVar
+
+from .common import BACKENDS, COLD_N, DEVICES, JIT_CACHE_VARIABLES, SEED, VARIANTS, Grid, require, size
+
+
+class ColdStart(Grid):
+    """Seconds from ``import jitpi`` to the first ``count_hits`` returning, in a new interpreter.
+
+    asv times only the statement, in a fresh process per sample. The untimed setup string points
+    every framework's on-disk JIT cache at a new empty directory, so no sample reuses another's
+    compiled code, and ``warmup_time = 0`` keeps asv from running an untimed first sample.
+    n is small: compile time does not depend on n.
+    """
+
+    version = "1"
+    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, COLD_N]
+    warmup_time = 0
+    number = 1
+    repeat = (1, 3, 30.0)
+
+    def setup(self, backend, variant, device, n):
+        # In asv's benchmark process, not in the timed child: skip what cannot run here.
+        require(backend, variant, device, size(n))
+
+    def timeraw_first_call(self, backend, variant, device, n):
+        setup = textwrap.dedent(
+            f"""
+            import atexit, os, shutil, tempfile
+            cache = tempfile.mkdtemp(prefix="jitpi-cold-")
+            atexit.register(shutil.rmtree, cache, True)
+            for variable in {JIT_CACHE_VARIABLES!r}:
+                os.environ[variable] = os.path.join(cache, variable.lower())
+            """
+        )
+        stmt = textwrap.dedent(
+            f"""
+            import jitpi
+            jitpi.count_hits({size(n)!r}, backend={backend!r}, seed={SEED!r}, variant={variant!r},
+                             device={device!r})
+            """
+        )
+        return stmt, setup

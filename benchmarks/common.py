@@ -1,0 +1,173 @@
+"""What every jitpi benchmark shares: the grid, the seeds, the skip rules, compile-and-verify.
+
+Nothing here imports a framework: the suite is imported for discovery and once per benchmark
+process, so framework imports happen in ``setup`` (through jitpi's lazy registry), never at import.
+
+The grid never depends on what is installed or on the hardware (asv keys results by parameter
+values). A combination that cannot run here skips in ``setup`` by raising ``SkipNotImplemented``
+(a ``NotImplementedError``) with the reason, and asv records it as skipped (``n/a``).
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from typing import ClassVar
+
+import jitpi
+from jitpi import registry
+
+try:  # asv_runner's own skip exception, when the suite runs under asv
+    from asv_runner.benchmarks.mark import SkipNotImplemented
+except ImportError:  # pragma: no cover - running a benchmark by hand without asv_runner
+    SkipNotImplemented = NotImplementedError
+
+# One backend list: the library's. New backends and variants light up without editing the suite.
+BACKENDS = list(jitpi.BACKENDS)
+VARIANTS = list(jitpi.VARIANTS)
+DEVICES = list(jitpi.DEVICES)
+PARAM_NAMES = ["backend", "variant", "device", "n"]
+
+# n is given as a label, "1e5", rather than the int: the site then spaces the values evenly when
+# n is its x-axis (a log axis in effect; ints get a linear one, squeezing 1e5..1e9 against 1e10),
+# and the labels read better in tables and in -b patterns. ``size(label)`` is the int.
+#
+# The founding article's range of n, every second decade: overhead-bound, in between, throughput-
+# bound. Every point is a process per backend x variant (a framework import and a compile each),
+# and a quick run of the whole matrix must stay within 10 minutes on 2 cores: two more decades
+# would cost ~40% more. Any n can be run by hand: jitpi.count_hits, or a subclass with its own grid.
+N_GRID = ["1e5", "1e7", "1e9"]
+# ... and a point only a GPU reaches in reasonable time; it skips on the CPU.
+GPU_ONLY_N = ["1e10"]
+# Peak memory: the naive variant's O(n) against everyone's O(chunk) (1e8 samples are 1.6 GB of
+# float64 pairs, 1e5 are 1.6 MB, well under any framework's baseline).
+MEMORY_N = ["1e5", "1e8"]
+# Accuracy: a small and a large n, each over every seed in SEEDS.
+ACCURACY_N = ["1e5", "1e7"]
+# Cold start: compile time does not depend on n (one compile serves every n), so one small n.
+COLD_N = ["1e5"]
+
+
+def size(label: str) -> int:
+    """The number of samples a label such as "1e7" stands for."""
+    mantissa, _, exponent = label.partition("e")
+    return int(mantissa) * 10 ** int(exponent or 0)
+
+
+SEED = 0  # the stream every timing and memory benchmark counts
+SEEDS = tuple(range(16))  # the fixed streams of the accuracy benchmark
+VERIFY_N = 10**6  # setup verifies |z| < MAX_Z at min(n, VERIFY_N) (and so compiles)
+MAX_Z = 6.0
+
+# Largest n one call may have on the CPU: the largest power of ten whose call stays well under
+# ~30 s on the 2-core reference machine, even a busy one. Measured there (warm, one call): the
+# python loop ~5 M samples/s and its pure-Python Philox ~0.3 M/s, numpy's Philox reference ~8 M/s
+# (1e8: 12 s), Triton's interpreter ~1 M/s. The rest run the whole grid (numpy native ~100 M/s:
+# 1e9 in ~10 s; the compiled backends 1e9 in 1-10 s). The naive variant stops at 1e8 on the CPU:
+# at 1e9 its whole arrays are 8-16 GB, up to half this machine (torch's: 29 s a call, 1.25 GB
+# peak at 1e8), and 1e5..1e8 already show its growth; it is also bounded by the backend's own
+# ``naive_max_n``. Nothing bounds a GPU here.
+CPU_MAX_N: dict[str, dict[str, int]] = {
+    "python": {"naive": 10**7, "native": 10**7, "shared": 10**6},
+    "numpy": {"shared": 10**8},
+    "triton": {"naive": 10**6, "native": 10**6, "shared": 10**6},
+}
+CPU_NAIVE_MAX_N = 10**8
+CPU_DEFAULT_MAX_N = size(N_GRID[-1])
+# The accuracy benchmark draws len(SEEDS) * n samples in one process, once per run (no repeats),
+# where a timing benchmark makes several calls: it may draw this many times the per-call bound.
+ACCURACY_SAMPLE_FACTOR = 4
+
+# Each framework's on-disk JIT cache. The cold-start benchmark points every one of them at an
+# empty directory. TensorFlow keeps XLA executables in memory unless TF_XLA_FLAGS names a
+# persistent cache directory, which the suite never sets, so it needs nothing here.
+JIT_CACHE_VARIABLES = (
+    "NUMBA_CACHE_DIR",
+    "TRITON_CACHE_DIR",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "JAX_COMPILATION_CACHE_DIR",
+)
+
+
+def skip(reason: str) -> None:
+    """Skip this parameter combination, with the reason (asv shows it with -e)."""
+    raise SkipNotImplemented(reason)
+
+
+def gpu_present() -> bool:
+    """Whether this machine has a GPU device node at all (a cheap test before any framework import)."""
+    return bool(glob.glob("/dev/nvidia[0-9]*") or glob.glob("/dev/kfd"))
+
+
+def cpu_max_n(backend: str, variant: str) -> int:
+    default = CPU_NAIVE_MAX_N if variant == "naive" else CPU_DEFAULT_MAX_N
+    return CPU_MAX_N.get(backend, {}).get(variant, default)
+
+
+def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, allowance: int = 1) -> None:
+    """Skip, with the reason, unless (backend, variant, device) runs here and n is affordable.
+
+    The cheap checks come first, so that a combination that cannot run costs no framework import:
+    the device, the size, then the framework (imported here), the variant and its own bound.
+    The benchmark makes ``calls`` calls of n samples, allowed up to ``allowance`` times the
+    per-call bound in all.
+    """
+    if device == "gpu" and not gpu_present():
+        skip("no GPU on this machine")
+    if device == "cpu":
+        if n >= min(size(label) for label in GPU_ONLY_N):
+            skip(f"n={n:.0e} is measured on a GPU only")
+        limit = cpu_max_n(backend, variant)
+        if calls * n > allowance * limit:
+            what = f"n={n:.0e}" if calls == 1 else f"{calls} calls at n={n:.0e}"
+            skip(
+                f"{what} is beyond the suite's CPU bound for {backend} ({variant}), "
+                f"{allowance * limit:.0e} samples (benchmarks/common.py CPU_MAX_N)"
+            )
+    ok, reason = jitpi.availability(backend, device)
+    if not ok:
+        skip(reason)
+    module = registry.load(backend)
+    if getattr(module, variant, None) is None:
+        skip(f"the {variant} variant is not implemented for {backend} yet")
+    if variant == "naive":
+        limit = module.naive_max_n(device)
+        if n > limit:
+            skip(f"n={n:.0e} is above {limit:.2e}, the naive {backend} variant's bound on this {device}")
+
+
+def compile_and_verify(backend: str, variant: str, device: str, n: int) -> None:
+    """Compile (first call) and check the estimate: a wrong count fails the benchmark, never skips."""
+    check_n = min(n, VERIFY_N)
+    estimate = jitpi.estimate_pi(check_n, backend=backend, seed=SEED, variant=variant, device=device)
+    if not abs(estimate.z) < MAX_Z:
+        raise RuntimeError(
+            f"{backend} ({variant}, {device}) is wrong: pi_hat={estimate.pi!r} at n={check_n}, "
+            f"z={estimate.z:.2f} (|z| must be < {MAX_Z})"
+        )
+
+
+def rms_z(backend: str, variant: str, device: str, n: int, seeds=SEEDS) -> float:
+    """Root mean square of the z-scores over ``seeds``: about 1 for a correct estimator at any n."""
+    zs = [
+        jitpi.estimate_pi(n, backend=backend, seed=seed, variant=variant, device=device).z
+        for seed in seeds
+    ]
+    return math.sqrt(sum(z * z for z in zs) / len(zs))
+
+
+class Grid:
+    """Base of every benchmark class: backend x variant x device x n, and the common setup.
+
+    ``setup`` leaves the number of samples in ``self.n``. Subclasses set ``params`` (the n axis
+    differs by what is measured), ``version`` and their benchmark methods. It has no benchmark of
+    its own, so asv's discovery ignores it.
+    """
+
+    param_names: ClassVar[list] = PARAM_NAMES
+    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, N_GRID]
+
+    def setup(self, backend: str, variant: str, device: str, n: str) -> None:
+        self.n = size(n)
+        require(backend, variant, device, self.n)
+        compile_and_verify(backend, variant, device, self.n)

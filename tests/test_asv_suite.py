@@ -1,0 +1,181 @@
+"""The asv suite, as asv's own discovery sees it (``asv check`` verifies call signatures only)."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import jitpi
+
+discovery = pytest.importorskip("asv_runner.discovery")
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "benchmarks"
+KINDS = ("time", "timeraw", "peakmem", "track")
+
+
+@pytest.fixture(scope="module")
+def benchmarks() -> dict:
+    found = {bench.name: bench for bench in discovery.disc_benchmarks(str(SUITE))}
+    assert found, "asv discovered no benchmark"
+    return found
+
+
+@pytest.fixture(scope="module")
+def common():
+    import benchmarks.common as common
+
+    return common
+
+
+def _suite_classes():
+    import importlib
+
+    for path in sorted(SUITE.glob("bench_*.py")):
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        for name, cls in vars(module).items():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__ and not name.startswith("_"):
+                yield module, cls
+
+
+def test_every_class_exposes_benchmarks(benchmarks):
+    classes = list(_suite_classes())
+    assert classes
+    for module, cls in classes:
+        prefix = f"{module.__name__.split('.')[-1]}.{cls.__name__}."
+        assert any(name.startswith(prefix) for name in benchmarks), (
+            f"{prefix[:-1]} defines no method asv recognises as a benchmark"
+        )
+
+
+def test_every_class_has_a_docstring_and_a_pinned_version(benchmarks):
+    for _module, cls in _suite_classes():
+        assert (cls.__doc__ or "").strip(), f"{cls.__name__} has no docstring"
+        assert isinstance(cls.__dict__.get("version"), str), f"{cls.__name__} must pin version"
+    for name, bench in benchmarks.items():
+        instance = bench._attr_sources[1]  # [method, instance of its class, module]
+        assert bench.version == type(instance).__dict__["version"], f"{name}: asv must see the pinned version"
+
+
+def test_params_match_param_names(benchmarks, common):
+    for name, bench in benchmarks.items():
+        assert len(bench.params) == len(bench.param_names), name
+        assert bench.param_names == ["backend", "variant", "device", "n"], name
+        backends, variants, devices, ns = bench._params  # unrepr'd values
+        assert backends == list(jitpi.BACKENDS), f"{name}: the backend list must be jitpi.BACKENDS"
+        assert variants == list(jitpi.VARIANTS), name
+        assert devices == list(jitpi.DEVICES), name
+        assert ns and all(isinstance(n, str) and re.fullmatch(r"[1-9]e\d+", n) for n in ns), name
+        sizes = [common.size(n) for n in ns]
+        assert all(1 <= n <= 2**40 for n in sizes) and sizes == sorted(sizes), name
+
+
+def test_every_kind_is_measured(benchmarks):
+    kinds = {name.split(".")[-1].split("_")[0] for name in benchmarks}
+    assert kinds == set(KINDS)
+
+
+def test_track_benchmarks_declare_a_unit(benchmarks):
+    tracks = [bench for bench in benchmarks.values() if bench.type == "track"]
+    assert tracks
+    for bench in tracks:
+        assert bench.unit not in (None, "", "unit"), f"{bench.name} must declare its unit"
+
+
+def test_timeraw_benchmarks_have_no_warmup(benchmarks):
+    raws = [bench for name, bench in benchmarks.items() if name.split(".")[-1].startswith("timeraw_")]
+    assert raws
+    for bench in raws:
+        assert bench.warmup_time == 0, f"{bench.name}: a warm-up sample would fill the JIT caches"
+
+
+def test_n_grid_is_the_articles_range(common):
+    sizes = [common.size(n) for n in common.N_GRID]
+    assert min(sizes) == 10**5
+    assert max(sizes) == 10**9
+    assert all(common.size(n) > max(sizes) for n in common.GPU_ONLY_N)
+    assert common.size("1e10") == 10**10 and common.size("3e2") == 300
+
+
+def _static_skip(common, backend, variant, device, n, calls=1, allowance=1):
+    """The part of ``require`` that needs no framework: the bound on n."""
+    samples = common.size(n)
+    return device == "cpu" and (
+        n in common.GPU_ONLY_N or calls * samples > allowance * common.cpu_max_n(backend, variant)
+    )
+
+
+def test_every_backend_and_variant_runs_somewhere_in_every_benchmark(benchmarks, common):
+    """numpy's coverage guard: no backend x variant is bounded out of a benchmark on the CPU."""
+    for name, bench in benchmarks.items():
+        backends, variants, _devices, ns = bench._params
+        kwargs = {}
+        if "Accuracy" in name:
+            kwargs = {"calls": len(common.SEEDS), "allowance": common.ACCURACY_SAMPLE_FACTOR}
+        for backend, variant in itertools.product(backends, variants):
+            assert any(not _static_skip(common, backend, variant, "cpu", n, **kwargs) for n in ns), (
+                f"{name}: {backend} ({variant}) has no n it may run on the CPU"
+            )
+
+
+def test_named_bounds(common):
+    """The bounds the suite documents: python's loop to 1e7, Triton's interpreter to 1e6."""
+    assert common.cpu_max_n("python", "native") == 10**7
+    assert common.cpu_max_n("triton", "native") == 10**6
+    assert common.cpu_max_n("numba", "native") == common.size(common.N_GRID[-1])
+
+
+def test_skips_carry_a_reason(common):
+    with pytest.raises(NotImplementedError, match="GPU only"):
+        common.require("numpy", "native", "cpu", common.size(common.GPU_ONLY_N[0]))
+    with pytest.raises(NotImplementedError, match=r"bound for python \(native\)"):
+        common.require("python", "native", "cpu", 10**8)
+    if not common.gpu_present():
+        with pytest.raises(NotImplementedError, match="no GPU"):
+            common.require("numpy", "native", "gpu", 10**5)
+
+
+def test_setup_and_body_run_for_numpy(benchmarks):
+    """One combination end to end through asv_runner's own Benchmark object (no subprocess)."""
+    bench = benchmarks["bench_time.CountHits.time_count_hits"]
+    index = list(itertools.product(*bench._params)).index(("numpy", "native", "cpu", "1e5"))
+    bench.set_param_idx(index)
+    assert bench.do_setup() is False  # False: set up and not skipped
+    bench.func(*bench._current_params)
+    bench.do_teardown()
+
+
+def test_accuracy_is_near_one_for_numpy(common):
+    value = common.rms_z("numpy", "native", "cpu", 10**5)
+    assert 0.3 < value < 2.0
+
+
+def test_cold_start_code_runs_with_empty_jit_caches(common, tmp_path):
+    """The code asv runs in a fresh interpreter: every JIT cache is a new empty directory."""
+    from benchmarks.bench_cold import ColdStart
+
+    stmt, setup = ColdStart().timeraw_first_call("numpy", "native", "cpu", "1e5")
+    probe = (
+        "import json, os\n"
+        f"caches = {{name: os.environ[name] for name in {common.JIT_CACHE_VARIABLES!r}}}\n"
+        "print(json.dumps({name: [path, os.path.exists(path) and os.listdir(path)] "
+        "for name, path in caches.items()}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", setup + "\n" + probe + stmt], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    caches = json.loads(done.stdout)
+    assert set(caches) == set(common.JIT_CACHE_VARIABLES)
+    paths = [path for path, _ in caches.values()]
+    assert len(set(paths)) == len(paths)
+    assert all(not contents for _, contents in caches.values())
+    assert not any(os.path.exists(path) for path in paths), "the interpreter must remove its caches"
