@@ -11,7 +11,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_IDENTITY = [
-    "-c", "user.name=jitpi tests", "-c", "user.email=tests@jitpi.invalid", "-c", "commit.gpgsign=false",
+    "-c",
+    "user.name=jitpi tests",
+    "-c",
+    "user.email=tests@jitpi.invalid",
+    "-c",
+    "commit.gpgsign=false",
 ]
 
 
@@ -30,18 +35,22 @@ def have_tools() -> str | None:
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *GIT_IDENTITY, *args], cwd=repo, check=True, capture_output=True, text=True
-    )
+    done = subprocess.run(["git", *GIT_IDENTITY, *args], cwd=repo, check=True, capture_output=True, text=True)
     return done.stdout.strip()
 
 
 def copy_working_tree(destination: Path) -> None:
     """The project's files as they stand (tracked and untracked, not ignored), without .git."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    listing = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listing):
         source = ROOT / name
         if source.is_file():
@@ -93,7 +102,11 @@ def asv_environ(home: Path) -> dict[str, str]:
 def asv(repo: Path, environ: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "asv", *args],
-        cwd=repo, env=environ, capture_output=True, text=True, timeout=timeout,
+        cwd=repo,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

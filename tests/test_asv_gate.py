@@ -39,7 +39,7 @@ SELECT = re.escape(BENCH)
 # machine, and the medians of unchanged code stay well inside the factor.
 ATTRIBUTES = ["-a", "rounds=4", "-a", "repeat=(10, 20, 20.0)", "-a", "warmup_time=0.5"]
 
-SLOWDOWN = '''
+SLOWDOWN = """
 
 # A deliberate 2x slowdown, for the regression gate's end-to-end test: count every sample twice.
 _native_once = native
@@ -48,7 +48,7 @@ _native_once = native
 def native(n, seed, **kwargs):
     _native_once(n, seed, **kwargs)
     return _native_once(n, seed, **kwargs)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,22 @@ def gate_repo(tmp_path_factory):
 def continuous(repo, environ, before, after):
     started = time.monotonic()
     done = asv(
-        repo, environ, "continuous", "--factor", FACTOR, "--interleave-rounds", "--launch-method", "spawn",
-        "--show-stderr", "--machine", "gate-test", "-b", SELECT, *ATTRIBUTES, before, after,
+        repo,
+        environ,
+        "continuous",
+        "--factor",
+        FACTOR,
+        "--interleave-rounds",
+        "--launch-method",
+        "spawn",
+        "--show-stderr",
+        "--machine",
+        "gate-test",
+        "-b",
+        SELECT,
+        *ATTRIBUTES,
+        before,
+        after,
     )
     took = time.monotonic() - started
     print(f"asv continuous {before[:8]} {after[:8]}: exit {done.returncode} in {took:.0f} s")

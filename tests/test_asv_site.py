@@ -63,9 +63,24 @@ def site(tmp_path_factory) -> Path:
     register_machine(repo, environ, "site-test")
     for commit in commits:
         done = asv(
-            repo, environ, "run", "-E", "existing:same", "--set-commit-hash", commit,
-            "--machine", "site-test", "-b", SELECT, "--show-stderr",
-            "-a", "repeat=3", "-a", "rounds=1", "-a", "warmup_time=0",
+            repo,
+            environ,
+            "run",
+            "-E",
+            "existing:same",
+            "--set-commit-hash",
+            commit,
+            "--machine",
+            "site-test",
+            "-b",
+            SELECT,
+            "--show-stderr",
+            "-a",
+            "repeat=3",
+            "-a",
+            "rounds=1",
+            "-a",
+            "warmup_time=0",
             timeout=300,
         )
         assert done.returncode == 0, done.stdout + done.stderr
@@ -116,9 +131,14 @@ def test_a_parametrised_benchmark_graph_renders(server, browser):
     page.on("request", lambda request: request.url.startswith(server) or outside.append(request.url))
 
     # asv keeps the page's state in the hash: the benchmark, then the parameter values to plot.
-    selection = "&".join(f"p-{name}={quote(value)}" for name, value in [
-        ("backend", "'numpy'"), ("variant", "'native'"), ("device", "'cpu'"),
-    ])
+    selection = "&".join(
+        f"p-{name}={quote(value)}"
+        for name, value in [
+            ("backend", "'numpy'"),
+            ("variant", "'native'"),
+            ("device", "'cpu'"),
+        ]
+    )
     page.goto(f"{server}/index.html#{BENCH}?{selection}", wait_until="networkidle")
     page.wait_for_selector("#main-graph canvas.flot-base", timeout=30_000)
     page.wait_for_load_state("networkidle")

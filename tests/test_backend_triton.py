@@ -42,14 +42,6 @@ def _gpu() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 1000, 2**20 + 1])
-def test_shared_matches_reference(n, seed):
-    expected = philox.shared_hits_reference(n, seed)
-    assert triton_backend.shared(n, seed) == expected
-    assert jitpi.count_hits(n, backend="triton", seed=seed, variant="shared") == expected
-
-
 @pytest.mark.parametrize("seed", [3, 2**63 + 5])
 @pytest.mark.parametrize(
     "start", [1, 7, 2**31 - 3, 2**31, 2**31 + 1, 2**32 - 1, 2**40 - 5, 2**40 + 3, 2**41 - 2**20 - 1]
