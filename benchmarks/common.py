@@ -11,11 +11,11 @@ values). A combination that cannot run here skips in ``setup`` by raising ``Skip
 from __future__ import annotations
 
 import glob
-import math
 from typing import ClassVar
 
 import jitpi
 from jitpi import registry
+from jitpi.stats import rms
 
 try:  # asv_runner's own skip exception, when the suite runs under asv
     from asv_runner.benchmarks.mark import SkipNotImplemented
@@ -150,11 +150,9 @@ def compile_and_verify(backend: str, variant: str, device: str, n: int) -> None:
 
 def rms_z(backend: str, variant: str, device: str, n: int, seeds=SEEDS) -> float:
     """Root mean square of the z-scores over ``seeds``: about 1 for a correct estimator at any n."""
-    zs = [
-        jitpi.estimate_pi(n, backend=backend, seed=seed, variant=variant, device=device).z
-        for seed in seeds
-    ]
-    return math.sqrt(sum(z * z for z in zs) / len(zs))
+    return rms(
+        jitpi.estimate_pi(n, backend=backend, seed=seed, variant=variant, device=device).z for seed in seeds
+    )
 
 
 class Grid:
