@@ -268,25 +268,29 @@ def _sigma_envelope(axis: Any, n_values: Sequence[int], errors: Iterable[float])
     axis.set_ylim(floor, ceiling)
 
 
-def _accuracy(context: _Context) -> Figure:
-    figure, (axis,) = _figure(OVERLAY_PX)
-    errors = [row["abs_error"] for points in context.series.values() for row in points]
-    _sigma_envelope(axis, context.all_n(), errors)
+def _plot_scatter_series(axis, context: _Context, field: str) -> None:
+    """One line of markers per series, nudged apart along n so that equal n stay readable."""
     offsets = context.offsets()
     for key, points in context.series.items():
         n = np.array([row["n"] for row in points], dtype=float) * offsets[key]
-        style = context.style(key)
         axis.plot(
             n,
-            [row["abs_error"] for row in points],
+            [row[field] for row in points],
             label=context.label(key),
             markersize=7,
             linewidth=1.0,
             alpha=0.9,
             markeredgecolor="white",
             markeredgewidth=0.6,
-            **style,
+            **context.style(key),
         )
+
+
+def _accuracy(context: _Context) -> Figure:
+    figure, (axis,) = _figure(OVERLAY_PX)
+    errors = [row["abs_error"] for points in context.series.values() for row in points]
+    _sigma_envelope(axis, context.all_n(), errors)
+    _plot_scatter_series(axis, context, "abs_error")
     _n_axis(axis)
     axis.set_yscale("log")
     axis.set_ylabel("absolute error |π̂ − π|")
@@ -311,21 +315,7 @@ def _zscores(context: _Context) -> Figure:
     axis.axhspan(1, 2, color=ENVELOPE, alpha=0.09, linewidth=0, label="1 < |z| < 2 (27% of runs)")
     axis.axhspan(-2, -1, color=ENVELOPE, alpha=0.09, linewidth=0)
     axis.axhline(0, color="#444444", linewidth=0.8)
-    offsets = context.offsets()
-    for key, points in context.series.items():
-        n = np.array([row["n"] for row in points], dtype=float) * offsets[key]
-        style = context.style(key)
-        axis.plot(
-            n,
-            [row["z"] for row in points],
-            label=context.label(key),
-            markersize=7,
-            linewidth=1.0,
-            alpha=0.9,
-            markeredgecolor="white",
-            markeredgewidth=0.6,
-            **style,
-        )
+    _plot_scatter_series(axis, context, "z")
     _n_axis(axis)
     axis.set_xlim(left, right)
     axis.set_ylim(-limit, limit)
