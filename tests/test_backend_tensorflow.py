@@ -78,15 +78,3 @@ def test_describe_names_xla_and_threads(backend):
 def test_chunk_bounds_are_checked(backend):
     with pytest.raises(ValueError, match="chunk must be"):
         backend.native(10, 1, chunk=backend.MAX_CHUNK + 1)
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
-def test_gpu(backend, variant):
-    require("tensorflow", device="gpu")
-    n = 10**7 + 3
-    hits = jitpi.count_hits(n, backend="tensorflow", variant=variant, seed=5, device="gpu")
-    assert hits == jitpi.count_hits(n, backend="tensorflow", variant=variant, seed=5, device="gpu")
-    assert abs(z_score(hits, n)) < 5
-    if variant == "shared":
-        assert hits == philox.shared_hits_reference(n, 5)

@@ -151,3 +151,34 @@ def test_naive_refuses_n_beyond_its_bound(naive_backend, monkeypatch):
     assert 0 <= jitpi.count_hits(1000, backend=naive_backend, variant="naive") <= 1000
     with pytest.raises(ValueError, match=r"n=1001 is above 1000.*naive"):
         jitpi.count_hits(1001, backend=naive_backend, variant="naive")
+
+
+FAST_BACKENDS = ("numba", "jax", "tensorflow", "torch")
+
+
+@pytest.mark.parametrize("seed", [0, 2**64 - 1])
+def test_z_score_at_1e8_where_fast(backend, variant, seed):
+    if backend not in FAST_BACKENDS:
+        pytest.skip(f"{backend} is not fast enough on this CPU for n = 1e8 in a unit test")
+    assert abs(jitpi.z_score(jitpi.count_hits(10**8, backend=backend, seed=seed, variant=variant), 10**8)) < 5
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("gpu_variant", jitpi.VARIANTS)
+def test_gpu_counts(gpu_variant):
+    """Every backend with a GPU: deterministic, |z| < 5, and the shared stream equals the CPU's."""
+    ran = False
+    for name in jitpi.BACKENDS:
+        if not jitpi.availability(name, "gpu")[0] or not hasattr(backend_module(name), gpu_variant):
+            continue
+        ran = True
+        n = 10**7 + 3
+        hits = jitpi.count_hits(n, backend=name, variant=gpu_variant, seed=5, device="gpu")
+        assert hits == jitpi.count_hits(n, backend=name, variant=gpu_variant, seed=5, device="gpu"), name
+        assert abs(jitpi.z_score(hits, n)) < 5, name
+        if gpu_variant == "shared":
+            from jitpi.philox import shared_hits_reference
+
+            assert hits == shared_hits_reference(n, 5), name
+    if not ran:
+        pytest.skip(f"no backend runs the {gpu_variant} variant on a GPU here")
