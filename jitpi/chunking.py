@@ -42,6 +42,11 @@ class ChunkPlan:
         """Index of the partial chunk, the one after the last full chunk."""
         return self.first_chunk + self.full_chunks
 
+    @property
+    def end_chunk(self) -> int:
+        """One past the index of the last chunk (full or partial)."""
+        return self.tail_chunk + (1 if self.tail else 0)
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         """(chunk index, samples in it) for every chunk, the tail last."""
         for offset in range(self.full_chunks):

@@ -54,7 +54,7 @@ def test_callers_rng_state_is_left_alone(torch, variant):
 
 
 def test_native_is_deterministic_under_compiled_rng(backend):
-    """Inductor's rand is seeded from the default generator: the same chunk seed, the same count."""
+    """Inductor's rand is keyed by the tensors the kernel is given: the same seed, the same count."""
     counts = [backend.native(3 * 4096 + 5, seed, chunk=4096) for seed in (9, 10, 11, 12)]
     assert backend.native(3 * 4096 + 5, 9, chunk=4096) == counts[0]
     assert len(set(counts)) > 1, counts
@@ -76,12 +76,41 @@ def test_native_chunk_streams_are_independent(backend):
     assert 1e-4 < chi2_sf(statistic, dof) < 1 - 1e-4, z
 
 
-def test_chunk_seeds_are_spread():
-    """Per-chunk generator seeds differ in their low 32 bits (all MT19937 keeps) across chunks and seeds."""
-    from jitpi.backends.torch import _chunk_seed
+def test_chunk_keys_are_distinct_within_a_run():
+    """Two draws per chunk, each with its own key; on the CPU only the low 32 bits count, and they differ."""
+    from jitpi.backends.torch import chunk_keys
 
-    low = {_chunk_seed(seed, index) & 0xFFFFFFFF for seed in (0, 1, 2**32, 2**64 - 1) for index in range(256)}
-    assert len(low) == 4 * 256
+    for seed in (0, 1, 2**63, 2**64 - 1):
+        low = {key & 0xFFFFFFFF for index in range(1 << 14) for key in chunk_keys(seed, index)}
+        assert len(low) == 2 << 14
+    assert all(-(2**63) <= key < 2**63 for key in chunk_keys(2**64 - 1, 2**31 - 1))
+
+
+def test_cpu_rng_keeps_32_key_bits(backend, torch):
+    """Why native caps a CPU run at 2**31 chunks: keys equal modulo 2**32 draw the same numbers.
+
+    If a torch release keeps all 64 bits, this fails, and the cap can go.
+    """
+    run = backend._function("native", 4096, torch.device("cpu"))
+    key = backend._scalar
+    cpu = torch.device("cpu")
+    limit = key(4096, cpu)
+    same = run(key(5, cpu), key(6, cpu), limit), run(key(5 + 2**32, cpu), key(6 - 2**32, cpu), limit)
+    other = run(key(7, cpu), key(8, cpu), limit)
+    assert int(same[0]) == int(same[1]) != int(other)
+
+
+def test_native_refuses_eager_random_fallback(backend, torch):
+    eager_random = torch._inductor.config.patch(fallback_random=True)
+    with eager_random, pytest.raises(RuntimeError, match="fallback_random"):
+        backend.native(10, 1)
+
+
+def test_native_refuses_more_cpu_chunks_than_its_keys_tell_apart(backend):
+    with pytest.raises(ValueError, match="at most 2147483648 chunks"):
+        backend.native(backend.MAX_CPU_CHUNKS + 1, 1, chunk=1)
+    with pytest.raises(ValueError, match="larger chunk"):
+        backend.native(1, 1, start=backend.MAX_CPU_CHUNKS * 8, chunk=8)
 
 
 def test_naive_counts_whole_arrays(backend):
@@ -110,7 +139,7 @@ def test_chunk_bounds_are_checked(backend):
 
 
 def test_native_is_thread_safe():
-    """Chunks are seeded through the process-wide generator: concurrent calls must not interleave."""
+    """Concurrent calls share compiled kernels; each must still count its own stream."""
     from concurrent.futures import ThreadPoolExecutor
 
     from jitpi.backends import torch as backend

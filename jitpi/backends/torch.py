@@ -1,16 +1,20 @@
 """torch: ``torch.compile`` (Inductor: C++/OpenMP kernels on CPU, Triton kernels on a GPU).
 
-``native`` compiles one fixed-size chunk (``dynamic=False, fullgraph=True``): two ``torch.rand``
-calls, the inside test, a tail mask ``arange(chunk) < limit`` with ``limit`` a tensor, and an int64
-sum, which Inductor fuses into one kernel (no O(chunk) buffer). Python loops over the chunks, so
-one compile serves every n. Inductor's compiled RNG is Philox keyed by seeds that the compiled
-graph draws from the default generator at each call, so each chunk runs right after
-``manual_seed(mix(seed, chunk index))`` inside ``torch.random.fork_rng``: deterministic, any chunk
-countable on its own, and the caller's RNG state is restored afterwards. Limits of Inductor's CPU
-RNG (cpp_prefix.h ``normalized_rand_cpu(uint32_t seed, uint32_t offset)``): one Philox block per
-uniform, int32 element offsets (a chunk must stay below 2**31), and 32-bit keys, so chunk streams
-are distinct only up to 32-bit key collisions: about (2 chunks)**2 / 2**33 colliding pairs of chunk
-streams per run, 4e-4 at n = 1e9 and 512 (each sharing one coordinate's 2**20 uniforms) at 2**40.
+``native`` compiles one fixed-size chunk (``dynamic=False, fullgraph=True``): two draws of
+Inductor's own fused uniform generator, the inside test, a tail mask ``arange(chunk) < limit``
+with ``limit`` a tensor, and an int64 sum, which Inductor fuses into one kernel (no O(chunk)
+buffer). Python loops over the chunks, so one compile serves every n. The generator is Inductor's
+Philox (``prims.inductor_random``, what ``torch.rand`` becomes inside a compiled graph): counter =
+element offset within the draw, key = a seed tensor. ``torch.rand`` would draw those seeds from the
+default generator, at random; the kernel takes them as arguments instead, so chunk ``c``'s x and y
+use the keys ``mix64(seed) + 2c`` and ``+ 2c + 1`` (mod 2**64): a pure function of (seed, chunk),
+and the streams of one run are distinct by construction. Inductor's CPU RNG (cpp_prefix.h
+``normalized_rand_cpu(uint32_t seed, uint32_t offset)``) keeps the low 32 bits of a key, so on the
+CPU a run may span at most 2**31 chunks (checked); Triton's ``tl.rand`` on a GPU keeps all 64. One
+Philox block per uniform, int32 element offsets: a chunk must stay below 2**31. (Before this,
+chunks reseeded the default generator and Inductor drew 32-bit keys at random: by the birthday
+bound about 4e-4 colliding pairs of chunk streams per run at n = 1e9, and 512 at 2**40.) The
+private op is Inductor's: with ``torch._inductor.config.fallback_random`` set it does not lower.
 
 ``shared`` is Philox4x32-10 in int64 tensor ops, compiled the same way: uint32 words live in
 int64, and mulhilo never overflows int64 (``_mulhilo``), so no code path relies on signed
@@ -26,12 +30,12 @@ seed, so the naive seed is mixed first and seeds equal after mixing modulo 2**32
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
+import torch._inductor.config
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
@@ -45,6 +49,8 @@ GPU_CHUNK = 1 << 26
 """Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
 MAX_CHUNK = 1 << 30
 """Inductor's compiled RNG indexes elements with int32 offsets: keep a chunk well below 2**31."""
+MAX_CPU_CHUNKS = 1 << 31
+"""native on the CPU: two 32-bit keys per chunk, distinct for chunk indices below 2**31."""
 NAIVE_BYTES_PER_SAMPLE = 12
 """naive: x and y in float32 (8 B) and slack; the compiled reduction allocates no temporaries."""
 
@@ -53,7 +59,6 @@ _MASK64 = (1 << 64) - 1
 
 torch.set_num_threads(cpu_threads())
 _lock = threading.Lock()
-_rng_lock = threading.Lock()
 _functions: dict[tuple, Callable] = {}
 
 
@@ -75,13 +80,19 @@ def describe(device: str) -> str:
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     plan = ChunkPlan(start, n, _check_chunk(chunk or _default_chunk(CHUNK, device)))
     where = _torch_device(device)
+    if where.type == "cpu" and plan.end_chunk > MAX_CPU_CHUNKS:
+        raise ValueError(
+            f"torch native on the CPU keys chunks with 32-bit Philox keys: start + n must be at most "
+            f"{MAX_CPU_CHUNKS} chunks of {plan.chunk} (got {plan.end_chunk}); use a larger chunk"
+        )
+    if torch._inductor.config.fallback_random:
+        raise RuntimeError("torch native needs Inductor's fused RNG: inductor.config.fallback_random is set")
     run = _function("native", plan.chunk, where)
     full = _scalar(plan.chunk, where)
     total = _scalar(0, where)
-    with _private_rng(where) as generator:
-        for index, count in plan:
-            generator.manual_seed(_chunk_seed(seed, index))
-            total += run(full if count == plan.chunk else _scalar(count, where))
+    for index, count in plan:
+        key_x, key_y = (_scalar(key, where) for key in chunk_keys(seed, index))
+        total += run(key_x, key_y, full if count == plan.chunk else _scalar(count, where))
     return int(total.item())  # .item() waits for the device
 
 
@@ -163,9 +174,9 @@ def _inside(x_word: torch.Tensor, y_word: torch.Tensor) -> torch.Tensor:
     return x * x < philox.INSIDE_BOUND - y * y
 
 
-def _native_template(limit, *, chunk, device):
-    x = torch.rand(chunk, device=device)
-    y = torch.rand(chunk, device=device)
+def _native_template(key_x, key_y, limit, *, chunk, device):
+    x = torch.ops.prims.inductor_random([chunk], key_x, "rand")
+    y = torch.ops.prims.inductor_random([chunk], key_y, "rand")
     inside = (x * x + y * y < 1.0) & (torch.arange(chunk, device=device) < limit)
     return inside.sum(dtype=torch.int64)
 
@@ -212,18 +223,6 @@ def compiled_graphs() -> int:
     return counters["stats"]["unique_graphs"]
 
 
-@contextlib.contextmanager
-def _private_rng(device: torch.device) -> Iterator[torch.Generator]:
-    """The device's default generator, with the caller's RNG state saved before and restored after.
-
-    Held under a lock: the generator is process-wide, so two threads counting at once would
-    otherwise reseed each other's chunks.
-    """
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with _rng_lock, torch.random.fork_rng(devices=cuda):
-        yield torch.cuda.default_generators[cuda[0]] if cuda else torch.default_generator
-
-
 def _mix64(value: int) -> int:
     """SplitMix64's finaliser: a bijection on 64-bit ints that spreads every input bit."""
     value = (value + 0x9E3779B97F4A7C15) & _MASK64
@@ -232,9 +231,10 @@ def _mix64(value: int) -> int:
     return value ^ (value >> 31)
 
 
-def _chunk_seed(seed: int, index: int) -> int:
-    """The generator seed for chunk ``index`` of stream ``seed`` (its low 32 bits seed MT19937)."""
-    return _mix64(_mix64(seed) ^ index)
+def chunk_keys(seed: int, index: int) -> tuple[int, int]:
+    """native: the Philox keys of chunk ``index``'s x and y, as the int64 values a tensor holds."""
+    keys = ((_mix64(seed) + 2 * index + coordinate) & _MASK64 for coordinate in (0, 1))
+    return tuple(key - (1 << 64) if key >> 63 else key for key in keys)
 
 
 def _default_chunk(cpu_chunk: int, device: str) -> int:
