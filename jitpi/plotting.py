@@ -154,6 +154,13 @@ def _titles(figure: Figure, title: str, footer: str) -> None:
     figure.supxlabel(footer, fontsize=8, color="#666666")
 
 
+def _overlay_titles(figure: Figure, axis: Any, title: str, subtitle: str, footer: str) -> None:
+    """An overlay chart's titles, how to read it in grey under the title, and its legend."""
+    _titles(figure, title, footer)
+    axis.set_title(subtitle, fontsize=9.5, fontweight="normal", color="#555555")
+    _legend(axis)
+
+
 def _plain_log_axis(axis: Any) -> None:
     axis.set_major_locator(LogLocator(base=10))
     axis.set_major_formatter(FuncFormatter(_tick_label))
@@ -230,14 +237,13 @@ def _throughput(context: _Context) -> Figure:
     axis.set_yscale("log")
     _plain_log_axis(axis.yaxis)
     axis.set_ylabel("throughput (million samples per second)")
-    axis.set_title(
+    _overlay_titles(
+        figure,
+        axis,
+        "Steady-state throughput against n",
         "higher is better; bars span the fastest and slowest call",
-        fontsize=9.5,
-        fontweight="normal",
-        color="#555555",
+        context.machine_line,
     )
-    _titles(figure, "Steady-state throughput against n", context.machine_line)
-    _legend(axis)
     return figure
 
 
@@ -294,14 +300,13 @@ def _accuracy(context: _Context) -> Figure:
     _n_axis(axis)
     axis.set_yscale("log")
     axis.set_ylabel("absolute error |π̂ − π|")
-    axis.set_title(
+    _overlay_titles(
+        figure,
+        axis,
+        "Accuracy against n, inside the 1σ and 2σ envelope",
         "σ(n) = 4·√(p(1−p)/n) with p = π/4: the estimator's own standard error",
-        fontsize=9.5,
-        fontweight="normal",
-        color="#555555",
+        context.machine_line,
     )
-    _titles(figure, "Accuracy against n, inside the 1σ and 2σ envelope", context.machine_line)
-    _legend(axis)
     return figure
 
 
@@ -320,14 +325,13 @@ def _zscores(context: _Context) -> Figure:
     axis.set_xlim(left, right)
     axis.set_ylim(-limit, limit)
     axis.set_ylabel("z = (π̂ − π) / σ(n)   (standard errors)")
-    axis.set_title(
+    _overlay_titles(
+        figure,
+        axis,
+        "Error in units of the standard error",
         "a correct estimator scatters around 0 with unit spread at every n",
-        fontsize=9.5,
-        fontweight="normal",
-        color="#555555",
+        context.machine_line,
     )
-    _titles(figure, "Error in units of the standard error", context.machine_line)
-    _legend(axis)
     return figure
 
 
@@ -372,14 +376,13 @@ def _first_calls(context: _Context) -> Figure:
     axis.set_xlabel("time (log scale)")
     axis.grid(axis="y", visible=False)
     where = f"at n = {format_n(entries[0][1]['n'])}" if same_n else "at each backend's first n"
-    axis.set_title(
+    _overlay_titles(
+        figure,
+        axis,
+        "First call (compile included) against a steady-state call",
         f"{where}, each backend in a fresh process; first call − steady call ≈ compile time",
-        fontsize=9.5,
-        fontweight="normal",
-        color="#555555",
+        context.machine_line,
     )
-    _titles(figure, "First call (compile included) against a steady-state call", context.machine_line)
-    _legend(axis)
     return figure
 
 
