@@ -1,9 +1,12 @@
 """tensorflow-specific properties: the shared kernel's Philox words and bit-identity with the
-reference for any range and chunk, one trace (one XLA compile) for every n, chunk streams that can
-be counted apart, the naive variant's per-n recompiles and its memory bound, and the GPU path."""
+reference for any range and chunk, native's words (TensorFlow's own Philox at the documented
+counters) and its counts against a scalar reference, one trace (one XLA compile) for every n, chunk
+streams that can be counted apart, the naive variant's per-n recompiles and its memory bound, and
+the GPU path."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import require
 
@@ -23,6 +26,39 @@ def backend():
 @pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
 def test_philox_words_match_random123(backend, counter, key, expected):
     assert backend.philox_words([counter], key) == [expected]
+
+
+@pytest.mark.parametrize(("seed", "chunk_index"), [(0, 0), (12345, 7), (2**64 - 1, 2**40 + 5)])
+def test_native_words_are_philox_at_the_documented_counters(backend, seed, chunk_index):
+    """TF's stateless Philox op, row b = block (b, 0, chunk index + 1) under key seed, as documented."""
+    after = chunk_index + 1
+    expected = [
+        philox.philox4x32_scalar((block, 0, after % 2**32, after >> 32), philox.split_seed(seed))
+        for block in range(6)
+    ]
+    assert backend.native_words(seed, chunk_index, 6) == expected
+
+
+def _native_reference(n: int, seed: int, chunk: int, start: int = 0) -> int:
+    """native's count in Python from the documented layout: sample 2b + h of a chunk is words 2h, 2h + 1."""
+    hits = 0
+    for sample in range(start, start + n):
+        chunk_index, offset = divmod(sample, chunk)
+        block, half = divmod(offset, 2)
+        after = chunk_index + 1
+        words = philox.philox4x32_scalar((block, 0, after % 2**32, after >> 32), philox.split_seed(seed))
+        grid = (words[2 * half] >> 9, words[2 * half + 1] >> 9)  # the top 23 bits of x's and y's words
+        x, y = (np.float32((k + 0.5) * 2.0**-23) for k in grid)  # exact: 24 significant bits
+        hits += bool(x * x + y * y < np.float32(1.0))
+    return hits
+
+
+@pytest.mark.parametrize(
+    ("n", "seed", "chunk", "start"), [(19, 11, 3, 0), (1000, 2**64 - 1, 8, 0), (999, 7, 257, 257 * 10**6)]
+)
+def test_native_counts_match_a_scalar_reference(backend, n, seed, chunk, start):
+    """Odd and even chunks, tails and a far start all follow the documented stream, sample by sample."""
+    assert backend.native(n, seed, chunk=chunk, start=start) == _native_reference(n, seed, chunk, start)
 
 
 def test_one_trace_serves_every_n(backend):

@@ -2,13 +2,39 @@
 
 ``native`` loops with ``tf.while_loop`` over fixed chunks of ``CHUNK`` samples inside one XLA
 program; the trip count and the tail are tensors, so one trace and one compile serve every n.
-Each chunk draws float32 uniforms from ``StatelessRandomUniformV2`` (the op that
-``tf.random.stateless_uniform(..., alg="philox")`` builds) with the Philox key = the 64-bit seed,
-counter words 0-1 = the block within the chunk and words 2-3 = chunk index + 1. That maps (seed,
-chunk) injectively onto disjoint Philox counter ranges, which a 64-bit seed pair per chunk could
-not (seed and chunk index together need more than 64 bits), and no chunk shares a block with the
-``shared`` stream, whose words 2-3 are 0. Counts are int32 per chunk (at most 2**30), the carry
-across chunks int64. The tail is the last trip of the same loop, masked.
+Each chunk draws ``[ceil(chunk / 2), 4]`` uint32 words from TensorFlow's own stateless
+Philox4x32-10, ``StatelessRandomUniformFullIntV2`` (the op that ``tf.random.stateless_uniform(...,
+dtype=tf.uint32, minval=None, maxval=None, alg="philox")`` builds), with the Philox key = the 64-bit
+seed, counter words 0-1 = the block ``b`` within the chunk and words 2-3 = chunk index + 1; row
+``b`` is that block's four words (a test checks them against ``jitpi.philox``). Sample ``2b`` of the
+chunk takes x and y from words 0 and 1, sample ``2b + 1`` from words 2 and 3; each word becomes a
+float32 on the 2**-23 grid shifted to its midpoint (``(k + 1/2) * 2**-23`` from the top 23 bits, as
+in jax.py: never 0 or 1, no grid bias), and the point is inside iff ``x*x + y*y < 1`` in float32.
+That maps (seed, chunk) injectively onto disjoint Philox counter ranges, which a 64-bit seed pair
+per chunk could not (seed and chunk index together need more than 64 bits), and no chunk shares a
+block with the ``shared`` stream, whose words 2-3 are 0. Counts are int32 per block and per chunk
+(at most 2**30), the carry across chunks int64. The tail is the last trip of the same loop, masked
+per block (sample ``2b`` counts iff ``b < ceil(valid / 2)``, sample ``2b + 1`` iff ``b < floor(valid
+/ 2)``).
+
+Why this shape: XLA builds the four Philox words of a block as four arrays and concatenates them
+into the op's output, and XLA:CPU computes each element of a concatenate from its own operand, so
+every word runs the whole ten rounds: the old kernel's optimised LLVM IR held 68 vector multiplies
+(4 lanes of i64, about four copies of the rounds) where one Philox needs 19, and it stored the words
+for a second fusion to read. Reading columns 0-3 of the ``[blocks, 4]`` result lets XLA's simplifier
+replace each slice of the concatenate with its operand, so all four words come from one Philox block
+in one loop fusion (Philox, inside test and the per-block count; 19 multiplies, 8 lanes), as in
+``shared``; the only array XLA stores is the per-block counts. Measured here (2 cores, other jobs
+running, M samples/s at n = 1e8, medians in one process): the previous layout,
+``StatelessRandomUniformV2`` float32 of shape ``[2, chunk]`` (x the first half, y the second), 140
+(141 through ``jitpi run``, naive 213 beside it); the same op as ``[blocks, 4]`` floats with columns
+sliced 81 (the slices do not reach through the op's float conversion, so the concatenate stays);
+uint32 words ``[2, chunk]`` 156; 64-bit words ``[chunk]`` with x and y their halves 266 (a
+concatenate of two); ``[blocks, 4]`` words with columns sliced (this) 644-667 through ``jitpi run``
+(naive 206-211 in the same runs), 665-705 at n = 1e9 (``shared`` 777 beside it). Samples per chunk,
+this layout: 2**14 549, 2**16 623, 2**17 643 (n = 1e8); 2**18 665-685 against 2**20 693-706 (n =
+1e9, alternating); 2**21 and 2**22 no faster. Small chunks pay per trip: the loop, the reduction
+tree, the thread-pool dispatch.
 
 ``shared`` is Philox4x32-10 written in TF uint32/uint64 ops (``_philox``), compiled by XLA into
 one loop fusion with the exact int64 inside test; it matches ``jitpi.philox`` bit for bit.
@@ -71,8 +97,8 @@ def _filtered_stderr() -> Iterator[None]:
 with _filtered_stderr():
     import tensorflow as tf
 
-CHUNK = 1 << 18
-"""native: samples per chunk (two float32 uniforms each: 2 MiB of uniforms, which stay in cache)."""
+CHUNK = 1 << 20
+"""native: samples per chunk (two per Philox block; one int32 count per block, 2 MiB, is all XLA stores)."""
 SHARED_CHUNK = 1 << 21
 """shared: samples per loop step (SHARED_CHUNK // 2 Philox blocks)."""
 GPU_CHUNK = 1 << 26
@@ -204,24 +230,51 @@ def _function(kind: str, size: int) -> Callable:
 _SCALAR = tf.TensorSpec([], tf.int64)
 
 
+def native_words(seed: int, chunk_index: int, blocks: int) -> list[tuple[int, int, int, int]]:
+    """The Philox words of the first ``blocks`` blocks of native's chunk ``chunk_index`` (for tests)."""
+    words = _native_words_jit(_i64(_as_signed64(seed)), _i64(chunk_index), blocks)
+    return [tuple(int(w) for w in row) for row in words.numpy()]
+
+
+def _native_words(seed, chunk_index, blocks: int):
+    """uint32 [blocks, 4]: row b is Philox4x32-10 of counter (b, 0, chunk_index + 1), key seed."""
+    key = tf.reshape(tf.bitcast(seed, tf.uint64), [1])
+    counter = tf.stack([tf.constant(0, tf.uint64), tf.bitcast(chunk_index + 1, tf.uint64)])
+    return tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=[blocks, 4], key=key, counter=counter, alg=_PHILOX, dtype=tf.uint32
+    )
+
+
+_native_words_jit = tf.function(_native_words, jit_compile=True)
+
+
+def _unit_midpoint(words):
+    """uint32 words -> float32 in (0, 1): the top 23 bits k give (k + 1/2) * 2**-23, exactly."""
+    shifted = tf.bitwise.right_shift(words, tf.constant(9, tf.uint32))
+    bits = tf.bitwise.bitwise_or(shifted, tf.constant(0x3F800000, tf.uint32))  # [1, 2) on the grid
+    return tf.bitcast(bits, tf.float32) - tf.constant(1.0 - 2.0**-24, tf.float32)
+
+
 def _build_native(chunk: int) -> Callable:
+    blocks = (chunk + 1) // 2
+
     @tf.function(jit_compile=True, input_signature=[_SCALAR] * 4)
     def run(seed, first_chunk, full_chunks, tail):
-        key = tf.reshape(tf.bitcast(seed, tf.uint64), [1])
-        positions = tf.range(chunk, dtype=tf.int64)
+        block = tf.range(blocks, dtype=tf.int32)  # int32 lanes for the mask, as in shared
         chunks = full_chunks + tf.cast(tail > 0, tf.int64)
         zero = tf.constant(0, tf.int64)
 
         # One loop over every chunk, the tail masked: a second RNG call site for the tail (tf.cond
-        # after the loop) stops XLA from inlining the RNG computation and halves the throughput.
+        # after the loop) stopped XLA from inlining the RNG computation and halved the throughput.
         def body(i, total):
-            counter = tf.stack([tf.constant(0, tf.uint64), tf.bitcast(first_chunk + i + 1, tf.uint64)])
-            xy = tf.raw_ops.StatelessRandomUniformV2(
-                shape=[2, chunk], key=key, counter=counter, alg=_PHILOX, dtype=tf.float32
-            )
-            limit = tf.where(i < full_chunks, tf.constant(chunk, tf.int64), tail)  # a tail is a prefix
-            inside = tf.logical_and(xy[0] * xy[0] + xy[1] * xy[1] < 1.0, positions < limit)
-            return i + 1, total + tf.cast(tf.reduce_sum(tf.cast(inside, tf.int32)), tf.int64)
+            words = _native_words(seed, first_chunk + i, blocks)
+            # Column slices, never the [blocks, 4] array itself: XLA then fuses one Philox per block.
+            x0, y0, x1, y1 = (_unit_midpoint(words[:, k]) for k in range(4))
+            valid = tf.cast(tf.where(i < full_chunks, tf.constant(chunk, tf.int64), tail), tf.int32)
+            even = (x0 * x0 + y0 * y0 < 1.0) & (block < (valid + 1) // 2)  # sample 2b < valid
+            odd = (x1 * x1 + y1 * y1 < 1.0) & (block < valid // 2)  # sample 2b + 1 < valid
+            hits = tf.cast(even, tf.int32) + tf.cast(odd, tf.int32)
+            return i + 1, total + tf.cast(tf.reduce_sum(hits), tf.int64)
 
         return tf.while_loop(lambda i, _: i < chunks, body, (zero, zero))[1]
 
