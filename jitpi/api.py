@@ -10,11 +10,17 @@ from jitpi.registry import BACKENDS, DEVICES, VARIANTS, BackendUnavailable
 from jitpi.stats import Estimate
 
 
-def availability(backend: str, device: str = "cpu") -> tuple[bool, str]:
-    """Whether ``backend`` can run on ``device`` here, and if not, why (install hint, no GPU, ...)."""
+def availability(backend: str, device: str = "cpu", variant: str | None = None) -> tuple[bool, str]:
+    """Whether ``backend`` can run on ``device`` here, and if not, why (install hint, no GPU, ...).
+
+    With ``variant``, whether it runs that variant there (a backend may lack one, or have no form of
+    it on a device).
+    """
     check_choice(backend, name="backend", choices=BACKENDS)
     check_choice(device, name="device", choices=DEVICES)
-    reason = registry.unavailable_reason(backend, device)
+    if variant is not None:
+        check_choice(variant, name="variant", choices=VARIANTS)
+    reason = registry.unavailable_reason(backend, device, variant)
     if reason is not None:
         return False, reason
     return True, registry.load(backend).describe(device)
@@ -73,16 +79,10 @@ def estimate_pi(
 
 
 def _kernel(backend: str, variant: str, device: str):
-    reason = registry.unavailable_reason(backend, device)
+    reason = registry.unavailable_reason(backend, device, variant)
     if reason is not None:
         raise BackendUnavailable(backend, device, reason, variant)
-    module = registry.load(backend)
-    kernel = getattr(module, variant, None)
-    if kernel is None:
-        raise BackendUnavailable(
-            backend, device, f"the {variant!r} variant is not implemented for {backend}", variant
-        )
-    return kernel
+    return getattr(registry.load(backend), variant)
 
 
 def _checked(hits: object, n: int, backend: str, variant: str, device: str) -> int:

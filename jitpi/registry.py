@@ -96,8 +96,9 @@ def load(backend: str) -> ModuleType:
         raise BackendUnavailable(backend, "any device", _load_errors[backend])
 
 
-def unavailable_reason(backend: str, device: str) -> str | None:
-    """None if ``backend`` runs on ``device`` here, else why not."""
+def unavailable_reason(backend: str, device: str, variant: str | None = None) -> str | None:
+    """None if ``backend`` runs on ``device`` here (and, given ``variant``, runs that variant there),
+    else why not."""
     key = (backend, device)
     with _lock:
         if key not in _device_reasons:
@@ -107,7 +108,14 @@ def unavailable_reason(backend: str, device: str) -> str | None:
                 _device_reasons[key] = error.reason
             else:
                 _device_reasons[key] = module.device_unavailable_reason(device)
-        return _device_reasons[key]
+        reason = _device_reasons[key]
+    if reason is not None or variant is None:
+        return reason
+    module = load(backend)
+    if getattr(module, variant, None) is None:
+        return f"the {variant!r} variant is not implemented for {backend}"
+    variant_reason = getattr(module, "variant_unavailable_reason", None)
+    return None if variant_reason is None else variant_reason(variant, device)
 
 
 def _missing_modules(backend: str) -> str | None:

@@ -1,10 +1,18 @@
 """numba-specific properties: the kernels' own Philox words, bit-identity with the reference for any
 range, independence from the thread count and the chunk, one compilation for every n, the naive
-loop's exact stream, and counts past 2**31 hits."""
+loop's exact stream, and counts past 2**31 hits. The GPU kernels run here in Numba's CUDA simulator
+(in a subprocess: NUMBA_ENABLE_CUDASIM is read when numba is first imported) and compile to PTX
+where a CUDA toolkit's NVVM is installed; the tests marked ``gpu`` need a real one."""
 
 from __future__ import annotations
 
+import glob
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -112,10 +120,202 @@ def test_counts_past_two_to_the_31(variant):
         assert kernel(5001, 1, start=n - 5001) == philox.shared_hits_reference(5001, 1, n - 5001)
 
 
-def test_gpu_is_reported_unavailable():
+def test_gpu_is_reported_unavailable_without_one():
+    if numba.config.ENABLE_CUDASIM:
+        pytest.skip("NUMBA_ENABLE_CUDASIM is set: the simulator stands in for a GPU")
+    if backend._cuda().is_available():
+        pytest.skip("a CUDA GPU is visible here")
     reason = backend.device_unavailable_reason("gpu")
-    assert reason
+    assert reason and "no CUDA GPU" in reason and numba.__version__ in reason, reason
     assert jitpi.availability("numba", "gpu") == (False, reason)
+    with pytest.raises(jitpi.BackendUnavailable, match="no CUDA GPU"):
+        jitpi.count_hits(10, backend="numba", variant="shared", device="gpu")
+    with pytest.raises(jitpi.BackendUnavailable, match="no CUDA GPU"):
+        backend.native(10, 1, device="gpu")
+
+
+def test_naive_has_no_gpu_form():
+    assert "naive" in backend.variant_unavailable_reason("naive", "gpu")
+    for variant, device in (("native", "gpu"), ("shared", "gpu"), ("naive", "cpu")):
+        assert backend.variant_unavailable_reason(variant, device) is None
+    with pytest.raises(jitpi.BackendUnavailable, match=r"naive.*no GPU form"):
+        backend.naive(10, 1, device="gpu")
+    with pytest.raises(jitpi.BackendUnavailable):
+        jitpi.count_hits(10, backend="numba", variant="naive", device="gpu")
+    assert not jitpi.availability("numba", "gpu", "naive")[0]
+    assert jitpi.availability("numba", "cpu", "naive") == jitpi.availability("numba", "cpu")
+
+
+def test_import_leaves_numba_cuda_alone():
+    """numba.cuda costs 50 ms (numba's own) to 0.5 s (numba-cuda): imported on the first GPU question."""
+    script = "import sys, jitpi.backends.numba; print('numba.cuda' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# The GPU kernels in Numba's CUDA simulator: every GPU thread a Python thread, so n stays small.
+
+SIMULATED_CASES = [
+    # (n, seed, start, chunk): tails, odd starts and ends, int32 and 2**32-block boundaries, the
+    # contract's last samples, and a small odd chunk (four launches that cut Philox blocks).
+    (1, 0, 0, None),
+    (7, 3, 5, None),
+    (2001, 2**64 - 1, 3, None),
+    (999, 9, 2**33 - 500, None),
+    (1001, 7, 2**40 - 1001, None),
+    (1201, 11, 17, 301),
+]
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """One simulator subprocess runs every case through the GPU kernels and the API."""
+    script = textwrap.dedent(
+        f"""
+        import json, warnings
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy scalars warn on uint64 wraparound
+        import jitpi
+        from jitpi.backends import numba as backend
+        counts = [
+            [backend.native(n, seed, device="gpu", start=start, chunk=chunk),
+             backend.shared(n, seed, device="gpu", start=start, chunk=chunk)]
+            for n, seed, start, chunk in {SIMULATED_CASES!r}
+        ]
+        try:
+            jitpi.count_hits(10, backend="numba", variant="naive", device="gpu")
+            naive_error = None
+        except jitpi.BackendUnavailable as error:
+            naive_error = error.reason
+        print(json.dumps({{
+            "counts": counts,
+            "api": jitpi.count_hits(1000, backend="numba", variant="shared", seed=4, device="gpu"),
+            "gpu": jitpi.availability("numba", "gpu"),
+            "naive": jitpi.availability("numba", "gpu", "naive"),
+            "naive_error": naive_error,
+        }}))
+        """
+    )
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_simulated_gpu_shared_is_the_reference_stream(simulated):
+    got = [shared for _, shared in simulated["counts"]]
+    expected = [philox.shared_hits_reference(n, seed, start) for n, seed, start, _ in SIMULATED_CASES]
+    assert got == expected, SIMULATED_CASES
+    assert simulated["api"] == philox.shared_hits_reference(1000, 4)
+
+
+def test_simulated_gpu_native_is_the_cpu_stream(simulated):
+    got = [native for native, _ in simulated["counts"]]
+    expected = [backend.native(n, seed, start=start) for n, seed, start, _ in SIMULATED_CASES]
+    assert got == expected, SIMULATED_CASES
+
+
+def test_simulated_gpu_is_listed_and_refuses_naive(simulated):
+    ok, text = simulated["gpu"]
+    assert ok and "simulator" in text and "interpreted" in text, text
+    assert simulated["naive"] == [False, backend.NAIVE_ON_GPU]
+    assert simulated["naive_error"] == backend.NAIVE_ON_GPU
+
+
+def _cuda_toolkit() -> str | None:
+    """A CUDA toolkit directory with NVVM and libdevice, for compiling PTX without a GPU."""
+    for home in [os.environ.get("CUDA_HOME", ""), *sorted(glob.glob("/usr/local/cuda*"), reverse=True)]:
+        if home and glob.glob(f"{home}/nvvm/libdevice/libdevice*.bc") and glob.glob(f"{home}/*/libnvvm.so*"):
+            return home
+    return None
+
+
+def test_gpu_kernels_compile_to_ptx():
+    """The simulator does no type inference; NVVM does. Compile both kernels for sm_90 without a GPU."""
+    toolkit = _cuda_toolkit()
+    if toolkit is None:
+        pytest.skip("no CUDA toolkit with NVVM and libdevice here (CUDA_HOME or /usr/local/cuda*)")
+    script = textwrap.dedent(
+        """
+        import types
+        import numba.cuda.dispatcher
+        from jitpi.backends import numba as backend
+        # Device functions are compiled for the current GPU's compute capability: name one.
+        numba.cuda.dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+        cuda = backend._cuda()
+        sources = backend._gpu_sources()
+        for kind, signature in (("native", backend._NATIVE_SIGNATURE), ("shared", backend._SHARED_SIGNATURE)):
+            ptx, _ = cuda.compile_ptx(sources[kind], signature, cc=(9, 0))
+            assert ".target sm_90" in ptx and ".entry" in ptx, ptx[:500]
+            print(kind, len(ptx.splitlines()))
+        """
+    )
+    env = {**os.environ, "CUDA_HOME": toolkit}
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [line.split()[0] for line in result.stdout.split("\n") if line] == ["native", "shared"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real GPU.
+
+
+@pytest.fixture
+def gpu():
+    ok, reason = jitpi.availability("numba", "gpu")
+    if not ok:
+        pytest.skip(reason)
+    if numba.config.ENABLE_CUDASIM:
+        pytest.skip("NUMBA_ENABLE_CUDASIM is set: the simulator is not a GPU")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("n", "seed", "start", "chunk"),
+    [
+        (10**7 + 3, 5, 0, None),
+        (10**6 + 1, 2**64 - 1, 2**33 - 7, None),
+        (10**6, 3, 12_345, 2**17 + 1),
+        (3, 1, 2**40 - 3, None),
+    ],
+)
+def test_gpu_counts_equal_the_cpu_counts(gpu, n, seed, start, chunk):
+    native = backend.native(n, seed, device="gpu", start=start, chunk=chunk)
+    assert native == backend.native(n, seed, start=start)
+    shared = backend.shared(n, seed, device="gpu", start=start, chunk=chunk)
+    assert shared == backend.shared(n, seed, start=start)
+    if n <= 10**6 + 1:
+        assert shared == philox.shared_hits_reference(n, seed, start)
+
+
+@pytest.mark.gpu
+def test_gpu_one_compilation_serves_every_n(gpu):
+    for n in (1, 17, 10**5, 10**8 + 1):
+        backend.native(n, n, device="gpu")
+        backend.shared(n, n, device="gpu", start=n % 3)
+    for kind in ("native", "shared"):
+        kernel, (blocks, threads) = backend._gpu_kernels()[kind]
+        assert len(kernel.overloads) == 1, (kind, kernel.overloads)
+        assert blocks >= 1 and threads == backend.GPU_THREADS
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["native", "shared"])
+def test_gpu_1e9_and_past_two_to_the_31_hits(gpu, variant):
+    kernel = getattr(backend, variant)
+    assert kernel(10**9, 2, device="gpu") == kernel(10**9, 2)
+    n = 2**32 + 12_345
+    hits = kernel(n, 1, device="gpu")
+    assert hits > 2**31 and abs(hits - n * math.pi / 4) < 6 * math.sqrt(n * 0.1686)
+    split = 2**31 + 1  # odd: the shared stream splits inside a Philox block
+    assert kernel(split, 1, device="gpu") + kernel(n - split, 1, device="gpu", start=split) == hits
+    assert hits == kernel(n, 1)
 
 
 def test_describe_names_version_and_threads():

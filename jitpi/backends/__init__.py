@@ -9,7 +9,11 @@ isolates failures) and defines:
   ``(n, seed, *, device, start=0, chunk=None) -> int``: hits among samples [start, start + n)
   of stream ``seed``. ``start`` must be a multiple of the chunk for ``native`` (whose streams are
   keyed per chunk) and may be anything for ``shared``; ``naive`` has no chunk and no start;
-- ``naive_max_n(device) -> int`` where ``naive`` exists: the largest n it accepts here.
+- ``naive_max_n(device) -> int`` where ``naive`` exists: the largest n it accepts here;
+- optionally ``variant_unavailable_reason(variant, device) -> str | None``: why a variant it
+  implements has no form on a device it runs on (numba's serial ``naive`` loop on a GPU); the
+  registry asks it after ``device_unavailable_reason``, and ``jitpi.availability(backend, device,
+  variant)`` and ``count_hits`` report it.
 
 Arguments arrive validated (``jitpi._validation``); chunking arithmetic lives in
 ``jitpi.chunking``, the shared stream's reference in ``jitpi.philox``, statistics in ``jitpi.stats``.

@@ -1,4 +1,5 @@
-"""numba: ``@njit(parallel=True)`` kernels over fixed chunks, with counter-based generators.
+"""numba: ``@njit(parallel=True)`` CPU kernels over fixed chunks and ``numba.cuda`` GPU kernels, with
+counter-based generators that give both devices the same streams.
 
 Numba's own ``random``/``np.random`` keep one Mersenne Twister per thread that cannot be seeded per
 thread under ``prange`` (numba #4452, #8957), so the parallel variants use generators written here
@@ -34,8 +35,40 @@ makes the stream exactly ``np.random.RandomState(s).random_sample()``, x then y 
 A plain loop holds no arrays, so it needs O(1) memory and ``naive_max_n`` is the contract's bound,
 2**40 (about 6 hours at the article's speed).
 
+``device="gpu"``: ``native`` and ``shared`` as ``numba.cuda`` kernels computing the same streams, so
+a GPU count equals the CPU count of the same (n, seed, start), and the shared one equals
+``jitpi.philox.shared_hits_reference``: the cross-check between devices. Why they look as they do:
+
+- A grid-stride loop, over samples (native) or Philox blocks (shared), in one full wave of
+  256-thread blocks: as many as the compiled kernel's occupancy lets every SM hold at once
+  (``max_cooperative_grid_blocks``), so no SM idles behind a partial second wave. No sample is
+  stored: each thread counts its hits in int64, the block sums them in shared memory (a tree, no
+  warp shuffles, which the simulator lacks) and thread 0 adds the sum to the block's slot of an
+  int64 array. Memory is O(blocks), the counts exact far beyond 2**40, and no atomics are needed.
+- The host launches once per ``GPU_CHUNK`` (2**32) samples, passing the launch's sample range as
+  int64 ``first`` and ``last``; native indexes samples directly, and shared masks the even sample of
+  its first Philox block and the odd one of its last, so any ``start`` and ``chunk`` give the same
+  count. The host sums the slots after ``copy_to_host``, which waits for the kernels: timing a call
+  times the work.
+- One explicit signature per kernel: compiled once at the first GPU call, the same for every n.
+- Exact arithmetic: SplitMix64 in uint64 (PTX ``mul.lo``/``add`` wrap modulo 2**64, as the CPU's
+  do); Philox words in uint32, each product a uint64 of zero-extended words split back at once,
+  which NVVM turns into one ``mul.wide.u32`` (words in uint64 lanes, as on the CPU, gave 64-bit
+  multiplies), so no ``libdevice.umulhi`` is needed (the simulator has no libdevice); the inside
+  test is the CPU's, in int64. No signed value can overflow: squares are at most 2**62 and indices
+  below 2**41. Compiled for sm_90 here without a GPU (NVVM and ptxas of CUDA 13.0, with numba's
+  built-in target and with numba-cuda 0.30): native uses 32 registers and 42-48 SASS instructions
+  a sample, shared 40 registers and 97 instructions a Philox block (two samples).
+- ``numba.cuda`` is imported on the first GPU question, not with this module: it costs 50 ms with
+  numba's built-in target and about 0.5 s with NVIDIA's numba-cuda package (which replaces
+  ``numba.cuda`` where it is installed, as on the GPU machines). Under
+  ``NUMBA_ENABLE_CUDASIM=1`` (read when numba is first imported) the same kernels run in Numba's
+  CUDA simulator, on Python threads, with two blocks of 32 threads; the tests check them there.
+- ``naive`` is a serial loop on one Mersenne Twister: it has no GPU form, and
+  ``variant_unavailable_reason`` says so to ``jitpi.availability(..., variant="naive")``.
+
 Threads: numba's own setting (all cores by default; ``numba.set_num_threads`` changes it), or
-``JITPI_THREADS`` when set. Every kernel is compiled on its first call (no ``cache=True``, so
+``JITPI_THREADS`` when set. Every CPU kernel is compiled on its first call (no ``cache=True``, so
 compile time stays measurable) and always called with the same argument types, so one compilation
 serves every n. All arithmetic on unsigned words uses ``np.uint64`` constants: in Numba
 ``int64 + uint64`` is typed float64.
@@ -43,15 +76,18 @@ serves every n. All arithmetic on unsigned words uses ``np.uint64`` constants: i
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import random
+import threading
 
 import numba
 import numpy as np
 from numba import njit, prange
 
 from jitpi import philox
-from jitpi.backends import NO_GPU, cpu_threads
+from jitpi.backends import cpu_threads
+from jitpi.registry import BackendUnavailable
 
 CHUNK = 1 << 20
 """Samples per prange iteration of ``native``: large enough to amortise scheduling."""
@@ -63,6 +99,22 @@ SMALLEST_CHUNK = 2
 
 NAIVE_MAX_N = 2**40
 """The naive loop keeps no arrays: it accepts every n of the contract."""
+
+NAIVE_ON_GPU = (
+    "the naive variant is the article's serial loop of random.random() draws on Numba's one "
+    "Mersenne Twister; it has no GPU form (use variant='native' or 'shared' on the GPU)"
+)
+
+GPU_CHUNK = 1 << 32
+"""Samples per kernel launch on a GPU: launches stay short (an estimated 10-20 ms each on an H100,
+not measured yet), and n = 2**40 takes 256 of them, each costing some tens of microseconds of Python."""
+
+GPU_THREADS = 256
+"""Threads per block on a GPU; a power of two, for the block's tree reduction."""
+
+SIMULATOR_GRID = (2, 32)
+"""Blocks and threads per launch under Numba's CUDA simulator, where every GPU thread is a Python
+thread: two blocks of 32 still run the grid-stride loop and the block reduction."""
 
 _U32 = np.uint64(0xFFFFFFFF)
 _SIGN = np.uint64(0x80000000)
@@ -91,10 +143,27 @@ def _threads() -> None:
 
 
 def device_unavailable_reason(device: str) -> str | None:
-    return None if device == "cpu" else NO_GPU
+    if device == "cpu":
+        return None
+    try:
+        cuda = _cuda()
+    except Exception as error:  # a broken CUDA install must not take the CPU kernels down
+        return f"numba {numba.__version__}: importing numba.cuda failed: {type(error).__name__}: {error}"
+    if cuda.is_available():
+        return None
+    why = cuda.cuda_error() if hasattr(cuda, "cuda_error") else None
+    detail = " ".join(str(why).split()).split(". ")[0].rstrip(".") if why else "no CUDA device visible"
+    return f"no CUDA GPU for numba here (numba {numba.__version__}, {_cuda_flavour(cuda)}: {detail})"
+
+
+def variant_unavailable_reason(variant: str, device: str) -> str | None:
+    """``naive`` is a serial CPU loop: it has no GPU form (``native`` and ``shared`` do)."""
+    return NAIVE_ON_GPU if variant == "naive" and device == "gpu" else None
 
 
 def describe(device: str) -> str:
+    if device == "gpu":
+        return _describe_gpu()
     try:
         layer = numba.threading_layer()
     except ValueError:  # known only once a parallel kernel has run
@@ -198,6 +267,8 @@ def _native_kernel(start, n, key, chunk):
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of SplitMix64 stream ``seed``; any start works."""
+    if device == "gpu":
+        return _gpu_count("native", n, start, chunk, (native_key(seed),))
     _threads()
     return int(_native_kernel(np.int64(start), np.int64(n), native_key(seed), np.int64(chunk or CHUNK)))
 
@@ -255,8 +326,10 @@ def _shared_edge(block, k0, k1, take_even, take_odd):
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared Philox stream; any start works."""
-    _threads()
     k0, k1 = (np.uint64(word) for word in philox.split_seed(seed))
+    if device == "gpu":
+        return _gpu_count("shared", n, start, chunk, (np.uint32(k0), np.uint32(k1)))
+    _threads()
     end = start + n
     first_block, end_block = start // 2, end // 2  # blocks whose two samples are both in range
     hits = 0
@@ -297,4 +370,201 @@ def naive_max_n(device: str = "cpu") -> int:
 
 def naive(n: int, seed: int, *, device: str = "cpu") -> int:
     """The article's serial ``random.random()`` loop, seeded with ``seed % 2**32``."""
+    if device != "cpu":
+        raise BackendUnavailable("numba", device, NAIVE_ON_GPU, "naive")
     return int(_naive_loop(np.int64(n), np.int64(seed % 2**32)))
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU: numba.cuda kernels, built on the first GPU call.
+
+
+cuda = None
+"""``numba.cuda`` once ``_cuda`` has imported it. A module global, because Numba's CUDA simulator
+runs a kernel by swapping the globals that hold the ``numba.cuda`` module for its fake one."""
+
+
+def _cuda():
+    """``numba.cuda``, imported on first use: importing it costs time (and CUDA may be absent)."""
+    global cuda
+    if cuda is None:
+        from numba import cuda as module
+
+        cuda = module
+    return cuda
+
+
+def _simulated() -> bool:
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
+def _cuda_flavour(cuda) -> str:
+    """Which CUDA target ``numba.cuda`` is: Numba's built-in one, or NVIDIA's numba-cuda package."""
+    if getattr(cuda, "implementation", "Built-in") == "Built-in":
+        return "numba's built-in CUDA target"
+    try:
+        return f"numba-cuda {importlib.metadata.version('numba-cuda')}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"numba.cuda ({cuda.implementation})"
+
+
+def _describe_gpu() -> str:
+    cuda = _cuda()
+    what = f"numba {numba.__version__}, {_cuda_flavour(cuda)}"
+    if _simulated():
+        return (
+            f"{what}: CUDA simulator (NUMBA_ENABLE_CUDASIM=1), kernels interpreted by Python "
+            f"threads on the CPU; native and shared only (naive is a CPU loop)"
+        )
+    name = cuda.get_current_device().name
+    name = name.decode() if isinstance(name, bytes) else name
+    return (
+        f"{what}, CUDA kernels compiled for {name}: one wave of {GPU_THREADS}-thread blocks, "
+        f"{GPU_CHUNK} samples per launch; native and shared only (naive is a CPU loop)"
+    )
+
+
+_NATIVE_SIGNATURE = "void(int64[::1], int64, int64, uint64)"
+_SHARED_SIGNATURE = "void(int64[::1], int64, int64, uint32, uint32)"
+
+_gpu_lock = threading.Lock()
+_gpu: dict = {}
+
+
+def _gpu_sources() -> dict:
+    """The kernels' Python functions, with their device functions already ``cuda.jit``-ed.
+
+    Every value has a fixed width in both CUDA's typing and the simulator's numpy scalars: indices
+    and counts int64, SplitMix64 words uint64, Philox words and keys uint32, and every constant a
+    typed numpy scalar (``uint64 op int64`` would be float64 in both).
+    """
+
+    @cuda.jit(device=True)
+    def splitmix64_mix(z):
+        z = (z ^ (z >> _S30)) * _MIX1
+        z = (z ^ (z >> _S27)) * _MIX2
+        return z ^ (z >> _S31)
+
+    @cuda.jit(device=True)
+    def philox(c0, c1, k0, k1):
+        """Philox4x32-10 of counter (c0, c1, 0, 0); words and keys uint32.
+
+        Each product is a 32 x 32 -> 64-bit multiply of zero-extended words whose halves are cast
+        back to uint32 at once, and every xor is cast to uint32: NVVM then keeps the words in 32-bit
+        registers and each product is one ``mul.wide.u32``. (Words kept in uint64 lanes, as the CPU
+        kernel keeps them, compiled to 64-bit multiplies.)
+        """
+        c2 = np.uint32(0)
+        c3 = np.uint32(0)
+        for _ in range(10):
+            prod_a = np.uint64(c0) * _MA
+            prod_b = np.uint64(c2) * _MB
+            c0, c1, c2, c3 = (
+                np.uint32(np.uint32(prod_b >> _S32) ^ c1 ^ k0),
+                np.uint32(prod_b & _U32),
+                np.uint32(np.uint32(prod_a >> _S32) ^ c3 ^ k1),
+                np.uint32(prod_a & _U32),
+            )
+            k0 = np.uint32((np.uint64(k0) + _KA) & _U32)
+            k1 = np.uint32((np.uint64(k1) + _KB) & _U32)
+        return c0, c1, c2, c3
+
+    @cuda.jit(device=True)
+    def inside(x_word, y_word):
+        """The exact inside test of two 32-bit words read as signed integers."""
+        x = np.int64(np.int32(x_word))
+        y = np.int64(np.int32(y_word))
+        return x * x < _BOUND - y * y
+
+    @cuda.jit(device=True)
+    def add_block_total(partials, hits):
+        """Sum ``hits`` over the block in shared memory; thread 0 adds it to the block's slot."""
+        thread = cuda.threadIdx.x
+        totals = cuda.shared.array(GPU_THREADS, np.int64)  # blockDim.x <= GPU_THREADS
+        totals[thread] = hits
+        cuda.syncthreads()
+        threads = cuda.blockDim.x
+        width = GPU_THREADS // 2
+        while width > 0:
+            if thread < width and thread + width < threads:
+                totals[thread] += totals[thread + width]
+            cuda.syncthreads()
+            width //= 2
+        if thread == 0:
+            partials[cuda.blockIdx.x] += totals[0]
+
+    def native_kernel(partials, first, last, key):
+        """Hits of samples [first, last) of the SplitMix64 stream, grid-stride over samples."""
+        width = np.int64(cuda.blockDim.x)
+        stride = width * np.int64(cuda.gridDim.x)
+        index = first + np.int64(cuda.blockIdx.x) * width + np.int64(cuda.threadIdx.x)
+        state = key + np.uint64(index + 1) * _GAMMA
+        step = np.uint64(stride) * _GAMMA
+        hits = np.int64(0)
+        while index < last:
+            word = splitmix64_mix(state)
+            if inside(np.uint32(word & _U32), np.uint32(word >> _S32)):
+                hits += 1
+            state += step
+            index += stride
+        add_block_total(partials, hits)
+
+    def shared_kernel(partials, first, last, k0, k1):
+        """Hits of samples [first, last) of the Philox stream, grid-stride over Philox blocks.
+
+        Block b holds samples 2b and 2b + 1; the blocks run from first // 2 to (last + 1) // 2, so
+        only the even sample of the first block and the odd one of the last can fall outside.
+        """
+        width = np.int64(cuda.blockDim.x)
+        stride = width * np.int64(cuda.gridDim.x)
+        block = first // 2 + np.int64(cuda.blockIdx.x) * width + np.int64(cuda.threadIdx.x)
+        end_block = (last + 1) // 2
+        hits = np.int64(0)
+        while block < end_block:
+            counter = np.uint64(block)
+            w0, w1, w2, w3 = philox(np.uint32(counter & _U32), np.uint32(counter >> _S32), k0, k1)
+            sample = block * 2
+            if sample >= first and inside(w0, w1):
+                hits += 1
+            if sample + 1 < last and inside(w2, w3):
+                hits += 1
+            block += stride
+        add_block_total(partials, hits)
+
+    return {"native": native_kernel, "shared": shared_kernel}
+
+
+def _gpu_kernels() -> dict:
+    """The compiled kernels and the grid each launches with, built once per process."""
+    with _gpu_lock:
+        if not _gpu:
+            reason = device_unavailable_reason("gpu")
+            if reason is not None:
+                raise BackendUnavailable("numba", "gpu", reason)
+            built: dict = {"cuda": _cuda()}
+            signatures = {"native": _NATIVE_SIGNATURE, "shared": _SHARED_SIGNATURE}
+            for kind, source in _gpu_sources().items():
+                kernel = cuda.jit(signatures[kind])(source)  # compiles now: one signature, one compile
+                if _simulated():
+                    grid = SIMULATOR_GRID
+                else:  # one full wave: as many blocks as the occupancy lets every SM hold at once
+                    (overload,) = kernel.overloads.values()
+                    grid = (overload.max_cooperative_grid_blocks(GPU_THREADS), GPU_THREADS)
+                built[kind] = (kernel, grid)
+            _gpu.update(built)
+        return _gpu
+
+
+def _gpu_count(kind: str, n: int, start: int, chunk: int | None, keys: tuple) -> int:
+    """Hits among samples [start, start + n): one launch per ``chunk`` samples, one sum at the end."""
+    chunk = GPU_CHUNK if chunk is None else chunk
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk}")
+    kernels = _gpu_kernels()
+    kernel, (blocks, threads) = kernels[kind]
+    partials = kernels["cuda"].to_device(np.zeros(blocks, dtype=np.int64))
+    launch = kernel[blocks, threads]
+    end = start + n
+    for first in range(start, end, chunk):
+        launch(partials, np.int64(first), np.int64(min(first + chunk, end)), *keys)
+    return int(partials.copy_to_host().sum(dtype=np.int64))  # the copy waits for the kernels
