@@ -125,12 +125,10 @@ def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, 
                 f"{what} is beyond the suite's CPU bound for {backend} ({variant}), "
                 f"{allowance * limit:.0e} samples (benchmarks/common.py CPU_MAX_N)"
             )
-    ok, reason = jitpi.availability(backend, device)
+    ok, reason = jitpi.availability(backend, device, variant)
     if not ok:
         skip(reason)
     module = registry.load(backend)
-    if getattr(module, variant, None) is None:
-        skip(f"the {variant} variant is not implemented for {backend} yet")
     if variant == "naive":
         limit = module.naive_max_n(device)
         if n > limit:

@@ -13,17 +13,16 @@ SLOW_BACKENDS = {"python", "triton"}
 
 
 def require(backend: str, device: str = "cpu", variant: str | None = None) -> None:
-    """Skip the calling test, with the reason, where ``backend`` cannot run here."""
+    """Skip the calling test, with the reason, where ``backend`` (and ``variant``) cannot run here."""
     ok, reason = jitpi.availability(backend, device)
     if not ok:
         if os.environ.get("JITPI_REQUIRE_ALL") and device == "cpu":
             pytest.fail(f"{backend} must be available in this environment: {reason}")
         pytest.skip(reason)
     if variant is not None:
-        from jitpi import registry
-
-        if not hasattr(registry.load(backend), variant):
-            pytest.skip(f"the {variant} variant is not implemented for {backend} yet")
+        ok, reason = jitpi.availability(backend, device, variant)
+        if not ok:
+            pytest.skip(reason)
 
 
 @pytest.fixture(params=jitpi.BACKENDS)
