@@ -228,6 +228,57 @@ def test_runs_with_triton_interpret_set_before_import():
 
 
 # ------------------------------------------------------------------------------------------------
+# Compiled for a GPU ahead of time, without one: Triton's own compiler and bundled ptxas
+# ------------------------------------------------------------------------------------------------
+
+# The pointer arguments, typed as the launches allocate them; the scalars come from the backend.
+POINTERS = {
+    "_shared_kernel": {"partials": "*i64"},
+    "_native_kernel": {"partials": "*i64"},
+    "_naive_kernel": {"partials": "*i32"},
+    "_words_kernel": {"out": "*i32", "blocks": "*i64"},
+}
+
+
+@pytest.mark.parametrize("capability", [80, 90])
+@pytest.mark.parametrize("name", sorted(POINTERS))
+def test_kernels_compile_for_nvidia_gpus_ahead_of_time(name, capability):
+    """The interpreter checks no types: compile each kernel, as the GPU path launches it, to a cubin
+    for Ampere (sm_80) and Hopper (sm_90). Needs no GPU, only Triton's bundled ptxas."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kernel = getattr(triton_backend, name)
+    constexprs = {
+        "BLOCK": triton_backend.NAIVE_GPU_BLOCK if name == "_naive_kernel" else triton_backend.GPU_BLOCK
+    }
+    if name in ("_shared_kernel", "_native_kernel"):
+        constexprs["ITERS"] = triton_backend.GPU_ITERS
+    signature = {
+        **POINTERS[name],
+        **triton_backend._SCALARS[kernel],
+        **dict.fromkeys(constexprs, "constexpr"),
+    }
+    source = ASTSource(fn=triton_backend._compiled(kernel), signature=signature, constexprs=constexprs)
+    try:
+        compiled = triton.compile(
+            source, target=GPUTarget("cuda", capability, 32), options=triton_backend.GPU_OPTIONS
+        )
+    except RuntimeError as error:
+        if "ptxas" in str(error).lower() and "not found" in str(error).lower():
+            pytest.skip(f"no ptxas for Triton here: {error}")
+        raise
+    assert compiled.asm["cubin"], "no machine code"
+    ptx = compiled.asm["ptx"]
+    assert f".target sm_{capability}" in ptx
+    if name == "_shared_kernel":
+        # The exact inside test squares sign-extended 32-bit words: one 32 x 32 -> 64-bit multiply
+        # each (mul.wide.s32), not an emulated 64 x 64-bit one; Philox's mulhi is mul.hi.u32.
+        assert "mul.wide.s32" in ptx and "mul.hi.u32" in ptx
+
+
+# ------------------------------------------------------------------------------------------------
 # GPU (compiled): skipped with the reason where there is none
 # ------------------------------------------------------------------------------------------------
 
