@@ -301,3 +301,26 @@ def test_jitpi_threads_caps_the_cpu_devices(monkeypatch):
     monkeypatch.setenv("JITPI_THREADS", "1")
     assert backend.device_count("cpu") == 1
     assert backend._mesh("cpu") is None
+
+
+@pytest.mark.parametrize("variant", ["native", "shared", "naive"])
+def test_kernels_lower_for_cuda_without_a_gpu(variant):
+    """Each kernel, at its GPU chunk, lowers to StableHLO for CUDA (jax.export's cross-platform
+    lowering: every op has a CUDA lowering rule). XLA's GPU compile itself needs a GPU."""
+    from jax import export
+
+    arguments = {
+        "native": (backend._native_key(0, "cpu"), np.uint64(0), np.int64(1), np.int64(1)),
+        "shared": (np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(1), np.int64(1)),
+        "naive": (backend._naive_key(0, "cpu"),),
+    }[variant]
+    static = {
+        "native": lambda *a: backend._native_call(*a, chunk=backend.GPU_CHUNK),
+        "shared": lambda *a: backend._shared_call(*a, blocks=backend.GPU_CHUNK // 2),
+        "naive": lambda key: backend._naive_call(key, 10**6),
+    }[variant]
+    with jax.enable_x64(True):
+        exported = export.export(jax.jit(static), platforms=["cuda"])(*arguments)
+    assert exported.platforms == ("cuda",)
+    module = exported.mlir_module()
+    assert "stablehlo.while" in module or variant == "naive"

@@ -61,7 +61,9 @@ XLA:CPU also splits one device's fused kernel into work groups over the cores th
 on (``describe`` names the pool size), so on the CPU a second device adds little: at n = 1e9 here,
 on a loaded machine, both layouts kept XLA's two pool threads equally busy, and ``shared`` ran at
 about 445 M samples per CPU-second on two devices against 390-420 on one (``native`` 330-340 and
-325). On ``device="gpu"`` the same code runs on the local GPUs, where each device is a whole GPU.
+325). On ``device="gpu"`` the same code runs on the local GPUs, where each device is a whole GPU, with
+``GPU_CHUNK`` samples per loop iteration: native's streams are keyed per chunk, so its GPU counts
+are those of that chunk size (pass ``chunk`` to compare with the CPU); shared's do not depend on it.
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ CHUNK = 1 << 18
 
 SHARED_CHUNK = 1 << 18
 """Samples per loop iteration of ``shared``: ``SHARED_CHUNK // 2`` Philox blocks."""
+
+GPU_CHUNK = 1 << 26
+"""Samples per loop iteration of both variants on a GPU (not yet measured on one): an iteration of
+XLA's while loop costs the GPU some microseconds of loop control, as long as 2**18 samples take
+there, so a GPU gets TensorFlow's and torch's GPU chunk and a call of 2**30 samples 16 iterations."""
 
 MAX_PER_CALL = 1 << 30
 """Samples counted by one compiled call, into a uint32 that cannot wrap."""
@@ -327,7 +334,7 @@ def _native_key(seed: int, device: str):
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of stream ``seed``; ``start`` is a multiple of the chunk."""
-    chunk = _checked_chunk(chunk or CHUNK, start)
+    chunk = _checked_chunk(chunk or _default_chunk(CHUNK, device), start)
     per_call = max(1, MAX_PER_CALL // chunk) * chunk
     key = _native_key(seed, device)
     mesh = _mesh(device)
@@ -342,6 +349,10 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
             first += n_chunks
             remaining -= count
         return counts.total()
+
+
+def _default_chunk(cpu_chunk: int, device: str) -> int:
+    return GPU_CHUNK if device == "gpu" else cpu_chunk
 
 
 def _checked_chunk(chunk: int, start: int) -> int:
@@ -427,7 +438,7 @@ _KERNELS = {"native": _native_call, "shared": _shared_call}
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared Philox stream; any start works."""
-    blocks = max(1, _checked_chunk(chunk or SHARED_CHUNK, 0) // 2)
+    blocks = max(1, _checked_chunk(chunk or _default_chunk(SHARED_CHUNK, device), 0) // 2)
     k0, k1 = (np.uint32(word) for word in philox.split_seed(seed))
     mesh = _mesh(device)
     counts = _Counts()
