@@ -55,13 +55,18 @@ def prepare_worker(backend: str, variant: str, device: str) -> int:
 
     kernel = api._kernel(backend, variant, device)
     kernel(2, 0, device=device)
-    return task_alignment(backend, variant)
+    return task_alignment(backend, variant, device)
 
 
-def task_alignment(backend: str, variant: str) -> int:
+def task_alignment(backend: str, variant: str, device: str = "cpu") -> int:
+    """Where a task may start: ``shared`` anywhere (2: whole Philox blocks), ``native`` on an edge
+    of the chunk it uses on ``device`` (a backend's ``GPU_CHUNK`` on a GPU), since jax, tensorflow
+    and torch key native's streams per chunk: the tasks then count exactly the one-process stream."""
     if variant == "shared":
         return 2
     module = registry.load(backend)
+    if device == "gpu" and hasattr(module, "GPU_CHUNK"):
+        return int(module.GPU_CHUNK)
     return int(module.CHUNK)
 
 

@@ -150,3 +150,32 @@ def test_command_line_refuses_a_bad_scheduler_address(address):
     )
     assert finished.returncode == 2
     assert "--scheduler" in finished.stderr and "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_native_tasks_start_on_the_devices_chunk_edges(backend):
+    """Their native streams are keyed per chunk, and a GPU uses a larger chunk: tasks must align to it."""
+    require(backend)
+    from jitpi.distributed import task_alignment
+
+    module = jitpi.registry.load(backend)
+    assert task_alignment(backend, "native", "cpu") == module.CHUNK
+    assert task_alignment(backend, "native", "gpu") == module.GPU_CHUNK
+    assert task_alignment(backend, "shared", "gpu") == 2
+    with pytest.raises(ValueError, match="multiple of chunk"):
+        module.native(10, 1, start=module.CHUNK + 1, chunk=module.CHUNK)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["shared", "native"])
+def test_gpu_cluster_count_is_bit_identical(client, variant):
+    ran = False
+    for backend in jitpi.BACKENDS:
+        if not jitpi.availability(backend, "gpu", variant)[0]:
+            continue
+        ran = True
+        n = 3 * 2**26 + 17
+        options = {"backend": backend, "seed": 3, "variant": variant, "device": "gpu"}
+        assert jitpi.count_hits(n, client=client, **options) == jitpi.count_hits(n, **options)
+    if not ran:
+        pytest.skip(f"no backend runs the {variant} variant on a GPU here")
