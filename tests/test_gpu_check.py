@@ -15,7 +15,7 @@ TOOL = Path(__file__).resolve().parent.parent / "tools" / "gpu_check.py"
 
 
 def _crosscheck(out: Path, rows: list[dict]) -> subprocess.CompletedProcess:
-    (out / "gpu-sweep.json").write_text(json.dumps({"rows": rows}))
+    (out / "gpu-sweep-test.json").write_text(json.dumps({"rows": rows}))
     command = [
         sys.executable,
         str(TOOL),
@@ -53,6 +53,19 @@ def test_crosscheck_passes_when_every_gpu_count_is_the_streams(tmp_path):
     assert len(checks) == 4 and all(check["equal"] for check in checks)
 
 
+def test_crosscheck_reads_every_sweep_file_and_reports_rows_it_could_not_check(tmp_path):
+    (tmp_path / "gpu-sweep-jax.json").write_text(
+        json.dumps({"rows": [_row("jax", 999, shared_hits_reference(999, 3))]})
+    )
+    skipped = {**_row("triton", 10**11, 0), "status": "skipped", "message": "over the row budget"}
+    result = _crosscheck(tmp_path, [_row("triton", 1000, shared_hits_reference(1000, 3)), skipped])
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "crosscheck.json").read_text())
+    assert sorted(report["sweeps"]) == ["gpu-sweep-jax.json", "gpu-sweep-test.json"]
+    assert {(check["backend"], check["n"]) for check in report["checks"]} == {("jax", 999), ("triton", 1000)}
+    assert "not checked: triton n=1e+11 skipped: over the row budget" in result.stdout
+
+
 def test_crosscheck_fails_on_one_wrong_count(tmp_path):
     rows = [
         _row("torch", 1000, shared_hits_reference(1000, 3)),
@@ -64,10 +77,12 @@ def test_crosscheck_fails_on_one_wrong_count(tmp_path):
 
 
 @pytest.mark.parametrize("rows", [None, []])
-def test_crosscheck_fails_without_gpu_rows(tmp_path, rows):
-    if rows is None:
-        command = [sys.executable, str(TOOL), "--out", str(tmp_path), "--stage", "crosscheck"]
+def test_crosscheck_fails_without_gpu_rows(tmp_path, rows, monkeypatch):
+    if rows is None:  # and a relative --out, from outside the checkout: resolved against the caller
+        monkeypatch.chdir(tmp_path)
+        command = [sys.executable, str(TOOL), "--out", "relative", "--stage", "crosscheck"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert (tmp_path / "relative" / "gpu-check.log").exists()
     else:
         result = _crosscheck(tmp_path, rows)
     assert result.returncode == 1

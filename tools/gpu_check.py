@@ -3,18 +3,23 @@ throughput sweep at n = 1e8 .. 1e11, and the cross-check that every GPU backend 
 shared stream's CPU hits.
 
     python3 tools/gpu_check.py --out DIR              # every stage
-    python3 tools/gpu_check.py --out DIR --stage sweep --n 1e10,1e11
+    python3 tools/gpu_check.py --out DIR --stage sweep --backend triton --n 1e10,1e11
+
+Under a per-command time limit, run a stage (or the sweep for one backend) per command: each sweep
+writes its own ``gpu-sweep-<backends>.json`` and the cross-check reads all of them.
 
 Runs from a checkout with no install (``PYTHONPATH`` is set to it for every child), with whatever
 frameworks the machine's ``python3`` has: a missing one is skipped with its reason, as everywhere
 in jitpi. What it writes in DIR: ``gpu-check.log`` (all output, versions and ``nvidia-smi``
-first), ``gpu-tests.xml`` (JUnit), ``gpu-sweep.json`` and ``gpu-naive.json`` (``jitpi run``
-rows; ``jitpi plot`` draws them) and ``crosscheck.json``. Exit status 0 only if every stage passed.
+first), ``gpu-tests.xml`` (JUnit), ``gpu-sweep-<backends>.json`` and ``gpu-naive-<backends>.json``
+(``jitpi run`` rows; ``jitpi plot`` draws them) and ``crosscheck.json``. Exit status 0 only if
+every stage passed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -43,25 +48,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", default="1e8,1e9,1e10,1e11", help="sweep sample counts (jitpi run --n)")
     parser.add_argument("--backend", default=GPU_BACKENDS, help="sweep backends (jitpi run --backend)")
     parser.add_argument(
+        "--row-budget", default="30", help="seconds of steady calls per sweep row (jitpi run --row-budget)"
+    )
+    parser.add_argument(
         "--cpu-reference", default="numba", help="backend that counts the shared stream on the CPU"
     )
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()  # children run in the checkout, the caller may be elsewhere
     args.out.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+        # jax would take 75% of the GPU's memory at its first computation, leaving torch and numba
+        # (in the same test process) too little.
+        "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false"),
     }
-    env["PYTHONUNBUFFERED"] = "1"
-    log = (args.out / "gpu-check.log").open("a")
     failed = []
-    for stage in args.stage or STAGES:
-        started = time.perf_counter()
-        _say(log, f"\n=== {stage} ===")
-        ok = STAGE_RUNNERS[stage](args, env, log)
-        _say(log, f"=== {stage}: {'passed' if ok else 'FAILED'} in {time.perf_counter() - started:.0f} s ===")
-        if not ok:
-            failed.append(stage)
-    _say(log, f"\nfailed stages: {', '.join(failed)}" if failed else "\nevery stage passed")
+    with (args.out / "gpu-check.log").open("a") as log:
+        for stage in args.stage or STAGES:
+            started = time.perf_counter()
+            _say(log, f"\n=== {stage} ===")
+            ok = STAGE_RUNNERS[stage](args, env, log)
+            took = time.perf_counter() - started
+            _say(log, f"=== {stage}: {'passed' if ok else 'FAILED'} in {took:.0f} s ===")
+            if not ok:
+                failed.append(stage)
+        _say(log, f"\nfailed stages: {', '.join(failed)}" if failed else "\nevery stage passed")
     return 1 if failed else 0
 
 
@@ -74,7 +87,13 @@ def _say(log, text: str) -> None:
 def _run(command: list[str], env: dict, log) -> int:
     _say(log, "$ " + " ".join(command))
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
     for line in process.stdout:
         print(line, end="", flush=True)
@@ -98,49 +117,45 @@ def stage_env(args, env, log) -> bool:
 
 
 def stage_tests(args, env, log) -> bool:
-    xml = args.out / "gpu-tests.xml"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        "gpu",
-        "-rs",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={xml}",
-    ]
-    return _run(command + TEST_FILES, env, log) == 0
+    if importlib.util.find_spec("pytest") is None:
+        _say(log, f"pytest is not installed for {sys.executable}: the GPU tests cannot run")
+        return False
+    options = ["-m", "gpu", "-rs", "-p", "no:cacheprovider", f"--junitxml={args.out / 'gpu-tests.xml'}"]
+    return _run([sys.executable, "-m", "pytest", *options, *TEST_FILES], env, log) == 0
 
 
 def stage_sweep(args, env, log) -> bool:
+    label = args.backend.replace(",", "-")
+
     def sweep(variants: str, n: str, name: str) -> int:
         command = [sys.executable, "-m", "jitpi", "run", "--device", "gpu", "-b", args.backend]
-        return _run([*command, "--variant", variants, "--n", n, "--json", str(args.out / name)], env, log)
+        options = ["--variant", variants, "--n", n, "--row-budget", args.row_budget]
+        return _run([*command, *options, "--json", str(args.out / f"{name}-{label}.json")], env, log)
 
-    chunked = sweep("shared,native", args.n, "gpu-sweep.json")
+    chunked = sweep("shared,native", args.n, "gpu-sweep")
     # naive holds whole arrays: 1e9 float32 pairs are 8 GB, 1e10 would not fit on one GPU.
-    naive = sweep("naive", "1e8,1e9", "gpu-naive.json")
+    naive = sweep("naive", "1e8,1e9", "gpu-naive")
     return chunked == 0 and naive == 0
 
 
 def stage_crosscheck(args, env, log) -> bool:
     """Every GPU backend's shared hits at each n equal the CPU's count of the same stream."""
-    sweep = args.out / "gpu-sweep.json"
-    if not sweep.exists():
-        _say(log, f"no {sweep}: run the sweep stage first")
+    sweeps = sorted(args.out.glob("gpu-sweep*.json"))
+    if not sweeps:
+        _say(log, f"no gpu-sweep*.json in {args.out}: run the sweep stage first")
         return False
-    rows = [
-        row
-        for row in json.loads(sweep.read_text())["rows"]
-        if row["variant"] == "shared" and row["status"] == "ok"
+    shared = [
+        row for path in sweeps for row in json.loads(path.read_text())["rows"] if row["variant"] == "shared"
     ]
+    for row in shared:
+        if row["status"] != "ok":
+            _say(log, f"not checked: {row['backend']} n={row['n']:.0e} {row['status']}: {row.get('message')}")
+    rows = [row for row in shared if row["status"] == "ok"]
     if not rows:
         _say(log, "no shared rows ran on the GPU")
         return False
-    seed = rows[0]["seed"]
     reference = {}
-    for n in sorted({row["n"] for row in rows}):
+    for seed, n in sorted({(row["seed"], row["n"]) for row in rows}):
         script = (
             "import jitpi, sys; n, seed = int(sys.argv[1]), int(sys.argv[2]);"
             f"print(jitpi.count_hits(n, backend={args.cpu_reference!r}, variant='shared', seed=seed))"
@@ -155,22 +170,28 @@ def stage_crosscheck(args, env, log) -> bool:
         if result.returncode:
             _say(log, result.stdout + result.stderr)
             return False
-        reference[n] = int(result.stdout)
+        reference[seed, n] = int(result.stdout.split()[-1])  # the last line: the count
     checks = [
-        {"backend": row["backend"], "n": row["n"], "gpu_hits": row["hits"], "cpu_hits": reference[row["n"]]}
+        {
+            "backend": row["backend"],
+            "n": row["n"],
+            "seed": row["seed"],
+            "gpu_hits": row["hits"],
+            "cpu_hits": reference[row["seed"], row["n"]],
+        }
         for row in rows
     ]
     for check in checks:
         check["equal"] = check["gpu_hits"] == check["cpu_hits"]
+        verdict = "equal" if check["equal"] else "DIFFERENT"
         _say(
             log,
-            "{backend:>10} n={n:.0e} gpu {gpu_hits} cpu {cpu_hits} {}".format(
-                "equal" if check["equal"] else "DIFFERENT", **check
+            "{backend:>10} n={n:.0e} gpu {gpu_hits} cpu {cpu_hits} {verdict}".format(
+                verdict=verdict, **check
             ),
         )
-    (args.out / "crosscheck.json").write_text(
-        json.dumps({"cpu_reference": args.cpu_reference, "checks": checks})
-    )
+    report = {"cpu_reference": args.cpu_reference, "sweeps": [path.name for path in sweeps], "checks": checks}
+    (args.out / "crosscheck.json").write_text(json.dumps(report, indent=1))
     return all(check["equal"] for check in checks)
 
 
