@@ -67,7 +67,8 @@ def test_chunk_keys_are_distinct_within_a_run():
     for seed in (0, 1, 2**63, 2**64 - 1):
         low = {key & 0xFFFFFFFF for index in range(1 << 14) for key in chunk_keys(seed, index)}
         assert len(low) == 2 << 14
-    assert all(-(2**63) <= key < 2**63 for key in chunk_keys(2**64 - 1, 2**31 - 1))
+    # The largest index the contract allows (2**40 samples in chunks of one) still fits an int64.
+    assert all(0 <= key < 2**63 for seed in (0, 2**64 - 1) for key in chunk_keys(seed, 2**40))
 
 
 def test_cpu_rng_keeps_32_key_bits(backend, torch):
@@ -76,17 +77,22 @@ def test_cpu_rng_keeps_32_key_bits(backend, torch):
     If a torch release keeps all 64 bits, this fails, and the cap can go.
     """
     run = backend._function("native", 4096, torch.device("cpu"))
-    key = backend._scalar
     cpu = torch.device("cpu")
-    limit = key(4096, cpu)
-    same = run(key(5, cpu), key(6, cpu), limit), run(key(5 + 2**32, cpu), key(6 - 2**32, cpu), limit)
-    other = run(key(7, cpu), key(8, cpu), limit)
-    assert int(same[0]) == int(same[1]) != int(other)
+    limit = backend._scalar(4096, cpu)
+
+    def count(base: int, index: int = 0) -> int:
+        return int(run(backend._scalar(base, cpu), backend._scalar(index, cpu), limit))
+
+    assert count(5) == count(5 + 2**32) == count(3, 1) != count(7)
 
 
-def test_native_refuses_eager_random_fallback(backend, torch):
-    eager_random = torch._inductor.config.patch(fallback_random=True)
-    with eager_random, pytest.raises(RuntimeError, match="fallback_random"):
+@pytest.mark.parametrize(
+    ("config", "setting"),
+    [("_inductor", "fallback_random"), ("_dynamo", "disable"), ("_dynamo", "suppress_errors")],
+)
+def test_native_refuses_settings_that_would_run_its_rng_eagerly(backend, torch, config, setting):
+    """Eager ``prims.inductor_random`` is ``torch.rand``, which ignores the key: random counts."""
+    with getattr(torch, config).config.patch(**{setting: True}), pytest.raises(RuntimeError, match=setting):
         backend.native(10, 1)
 
 

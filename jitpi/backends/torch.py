@@ -6,9 +6,12 @@ with ``limit`` a tensor, and an int64 sum, which Inductor fuses into one kernel 
 buffer). Python loops over the chunks, so one compile serves every n. The generator is Inductor's
 Philox (``prims.inductor_random``, what ``torch.rand`` becomes inside a compiled graph): counter =
 element offset within the draw, key = a seed tensor. ``torch.rand`` would draw those seeds from the
-default generator, at random; the kernel takes them as arguments instead, so chunk ``c``'s x and y
-use the keys ``mix64(seed) + 2c`` and ``+ 2c + 1`` (mod 2**64): a pure function of (seed, chunk),
-and the streams of one run are distinct by construction. Inductor's CPU RNG (cpp_prefix.h
+default generator, at random; the kernel computes them instead, so chunk ``c``'s x and y use the
+keys ``b + 2c`` and ``b + 2c + 1``, ``b = mix64(seed) mod 2**62`` (below 2**63: no overflow): a pure
+function of (seed, chunk), and the streams of one run are distinct by construction (two seeds'
+runs can share chunk streams only if their ``b`` are within twice the chunk count of each other:
+on the CPU, about 4 chunks / 2**32, 1e-6 at n = 1e9). The chunk index lives on the device and is
+incremented there, so the host never waits for a kernel between chunks. Inductor's CPU RNG (cpp_prefix.h
 ``normalized_rand_cpu(uint32_t seed, uint32_t offset)``) keeps the low 32 bits of a key, so on the
 CPU a run may span at most 2**31 chunks (checked); Triton's ``tl.rand`` on a GPU keeps all 64. One
 Philox block per uniform, int32 element offsets: a chunk must stay below 2**31. (Before this,
@@ -35,7 +38,9 @@ import types
 from collections.abc import Callable
 
 import torch
+import torch._dynamo.config
 import torch._inductor.config
+import torch._inductor.inductor_prims  # registers prims.inductor_random
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
@@ -85,14 +90,16 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
             f"torch native on the CPU keys chunks with 32-bit Philox keys: start + n must be at most "
             f"{MAX_CPU_CHUNKS} chunks of {plan.chunk} (got {plan.end_chunk}); use a larger chunk"
         )
-    if torch._inductor.config.fallback_random:
-        raise RuntimeError("torch native needs Inductor's fused RNG: inductor.config.fallback_random is set")
+    refusal = _compiled_rng_refusal(where)
+    if refusal:
+        raise RuntimeError(f"torch native needs Inductor's fused RNG, keyed by the kernel: {refusal}")
     run = _function("native", plan.chunk, where)
+    base, index = _scalar(_key_base(seed), where), _scalar(plan.first_chunk, where)
     full = _scalar(plan.chunk, where)
     total = _scalar(0, where)
-    for index, count in plan:
-        key_x, key_y = (_scalar(key, where) for key in chunk_keys(seed, index))
-        total += run(key_x, key_y, full if count == plan.chunk else _scalar(count, where))
+    for _, count in plan:
+        total += run(base, index, full if count == plan.chunk else _scalar(count, where))
+        index += 1  # on the device: no host-to-device copy, which would wait for the last kernel
     return int(total.item())  # .item() waits for the device
 
 
@@ -104,9 +111,11 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     first_block, end_block = start // 2, (end + 1) // 2
     key = [_scalar(word, where) for word in philox.split_seed(seed)]
     bounds = _scalar(start, where), _scalar(end, where)
+    block = _scalar(first_block, where)
     total = _scalar(0, where)
-    for block in range(first_block, end_block, blocks):
-        total += run(_scalar(block, where), *bounds, *key)
+    for _ in range(first_block, end_block, blocks):
+        total += run(block, *bounds, *key)
+        block += blocks  # on the device, as native's chunk index
     return int(total.item())
 
 
@@ -174,9 +183,10 @@ def _inside(x_word: torch.Tensor, y_word: torch.Tensor) -> torch.Tensor:
     return x * x < philox.INSIDE_BOUND - y * y
 
 
-def _native_template(key_x, key_y, limit, *, chunk, device):
+def _native_template(base, index, limit, *, chunk, device):
+    key_x = base + 2 * index  # below 2**63 (base < 2**62, index < 2**41): no int64 overflow
     x = torch.ops.prims.inductor_random([chunk], key_x, "rand")
-    y = torch.ops.prims.inductor_random([chunk], key_y, "rand")
+    y = torch.ops.prims.inductor_random([chunk], key_x + 1, "rand")
     inside = (x * x + y * y < 1.0) & (torch.arange(chunk, device=device) < limit)
     return inside.sum(dtype=torch.int64)
 
@@ -231,10 +241,32 @@ def _mix64(value: int) -> int:
     return value ^ (value >> 31)
 
 
+def _key_base(seed: int) -> int:
+    """native's first key for stream ``seed``: mixed, and below 2**62 so that keys never overflow."""
+    return _mix64(seed) & ((1 << 62) - 1)
+
+
 def chunk_keys(seed: int, index: int) -> tuple[int, int]:
-    """native: the Philox keys of chunk ``index``'s x and y, as the int64 values a tensor holds."""
-    keys = ((_mix64(seed) + 2 * index + coordinate) & _MASK64 for coordinate in (0, 1))
-    return tuple(key - (1 << 64) if key >> 63 else key for key in keys)
+    """native: the Philox keys of chunk ``index``'s x and y (what the kernel computes from the base)."""
+    key_x = _key_base(seed) + 2 * index
+    return key_x, key_x + 1
+
+
+def _compiled_rng_refusal(device: torch.device) -> str | None:
+    """Why the kernel's keys would not reach Inductor's RNG, if a setting stops them.
+
+    Run eagerly, ``prims.inductor_random`` is plain ``torch.rand`` and ignores the key: counts
+    would be random, so native refuses to run where Dynamo or Inductor would fall back to eager.
+    """
+    if torch._dynamo.config.disable:
+        return "torch.compile is disabled (TORCH_COMPILE_DISABLE or torch._dynamo.config.disable)"
+    if torch._dynamo.config.suppress_errors:
+        return "torch._dynamo.config.suppress_errors would turn a failed compile into eager"
+    if torch._inductor.config.fallback_random:
+        return "torch._inductor.config.fallback_random is set"
+    if device.type == "cuda" and getattr(torch._inductor.config, "align_random_eager", False):
+        return "torch._inductor.config.align_random_eager expects a (seed, offset) pair, not a key"
+    return None
 
 
 def _default_chunk(cpu_chunk: int, device: str) -> int:
