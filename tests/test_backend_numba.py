@@ -19,7 +19,7 @@ import pytest
 from conftest import require
 
 import jitpi
-from jitpi import philox
+from jitpi import philox, registry
 
 numba = pytest.importorskip("numba")
 from jitpi.backends import numba as backend  # noqa: E402
@@ -134,16 +134,35 @@ def test_gpu_is_reported_unavailable_without_one():
         backend.native(10, 1, device="gpu")
 
 
-def test_naive_has_no_gpu_form():
+def test_naive_has_no_gpu_form(monkeypatch):
+    """The naive rule, not the missing GPU: the GPU is made to look present, so only the rule refuses."""
     assert "naive" in backend.variant_unavailable_reason("naive", "gpu")
     for variant, device in (("native", "gpu"), ("shared", "gpu"), ("naive", "cpu")):
         assert backend.variant_unavailable_reason(variant, device) is None
     with pytest.raises(jitpi.BackendUnavailable, match=r"naive.*no GPU form"):
         backend.naive(10, 1, device="gpu")
-    with pytest.raises(jitpi.BackendUnavailable):
+    cpu_reason = backend.device_unavailable_reason
+    monkeypatch.setattr(
+        backend, "device_unavailable_reason", lambda device: None if device == "gpu" else cpu_reason(device)
+    )
+    monkeypatch.setattr(registry, "_device_reasons", {})  # the registry caches device reasons: start afresh
+    assert registry.unavailable_reason("numba", "gpu", "native") is None
+    assert registry.unavailable_reason("numba", "gpu", "naive") == backend.NAIVE_ON_GPU
+    with pytest.raises(jitpi.BackendUnavailable) as refused:
         jitpi.count_hits(10, backend="numba", variant="naive", device="gpu")
-    assert not jitpi.availability("numba", "gpu", "naive")[0]
+    assert refused.value.reason == backend.NAIVE_ON_GPU
+    assert jitpi.availability("numba", "gpu", "naive") == (False, backend.NAIVE_ON_GPU)
     assert jitpi.availability("numba", "cpu", "naive") == jitpi.availability("numba", "cpu")
+
+
+@pytest.mark.parametrize("variant", ["native", "shared"])
+def test_chunk_reads_the_same_on_both_devices(variant):
+    """None and 0 mean the default chunk on both devices; a negative chunk is refused, not counted as 0."""
+    kernel = getattr(backend, variant)
+    assert kernel(1001, 3, chunk=0) == kernel(1001, 3, chunk=None) == kernel(1001, 3, chunk=7)
+    for device in ("cpu", "gpu"):  # checked before any GPU is looked for
+        with pytest.raises(ValueError, match=r"chunk must be a positive integer \(or None or 0"):
+            kernel(10, 1, device=device, chunk=-4)
 
 
 def test_import_leaves_numba_cuda_alone():
@@ -168,21 +187,53 @@ SIMULATED_CASES = [
     (1201, 11, 17, 301),
 ]
 
+REUSED_CASES = [
+    # (n, seed, start, chunk): run after every further compilation is made to fail; chunk 0 means
+    # the default, as on the CPU. Few launches: each costs the simulator about 0.4 s.
+    (1, 2, 0, None),
+    (64, 3, 2**32 - 7, 0),
+    (33, 5, 2**40 - 33, 32),
+]
+
 
 @pytest.fixture(scope="module")
 def simulated():
-    """One simulator subprocess runs every case through the GPU kernels and the API."""
+    """One simulator subprocess runs every case through the GPU kernels and the API.
+
+    It records the kernel signatures ``cuda.jit`` compiles (the first native call must compile
+    native alone), then makes ``cuda.jit`` raise and runs more n, starts and chunks on the kernels
+    already built.
+    """
     script = textwrap.dedent(
         f"""
         import json, warnings
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy scalars warn on uint64 wraparound
         import jitpi
         from jitpi.backends import numba as backend
+        cuda = backend._cuda()
+        real_jit, compiled = cuda.jit, []
+        def recording_jit(*args, **kwargs):
+            if args and isinstance(args[0], str):  # a kernel signature, not a device function
+                compiled.append(args[0])
+            return real_jit(*args, **kwargs)
+        cuda.jit = recording_jit
+        first_native = backend.native(5, 1, device="gpu")
+        compiled_by_first_native = list(compiled)
         counts = [
             [backend.native(n, seed, device="gpu", start=start, chunk=chunk),
              backend.shared(n, seed, device="gpu", start=start, chunk=chunk)]
             for n, seed, start, chunk in {SIMULATED_CASES!r}
         ]
+        built = {{kind: backend._gpu_kernel(kind) for kind in ("native", "shared")}}
+        def no_compile(*args, **kwargs):
+            raise AssertionError(f"cuda.jit called again: {{args}}")
+        cuda.jit = no_compile
+        reused = [
+            [backend.native(n, seed, device="gpu", start=start, chunk=chunk),
+             backend.shared(n, seed, device="gpu", start=start, chunk=chunk)]
+            for n, seed, start, chunk in {REUSED_CASES!r}
+        ]
+        same_kernels = all(backend._gpu_kernel(kind) is built[kind] for kind in built)
         try:
             jitpi.count_hits(10, backend="numba", variant="naive", device="gpu")
             naive_error = None
@@ -194,6 +245,12 @@ def simulated():
             "gpu": jitpi.availability("numba", "gpu"),
             "naive": jitpi.availability("numba", "gpu", "naive"),
             "naive_error": naive_error,
+            "first_native": first_native,
+            "compiled_by_first_native": compiled_by_first_native,
+            "compiled": compiled,
+            "reused": reused,
+            "same_kernels": same_kernels,
+            "grids": [list(built[kind][1]) for kind in ("native", "shared")],
         }}))
         """
     )
@@ -216,6 +273,21 @@ def test_simulated_gpu_native_is_the_cpu_stream(simulated):
     got = [native for native, _ in simulated["counts"]]
     expected = [backend.native(n, seed, start=start) for n, seed, start, _ in SIMULATED_CASES]
     assert got == expected, SIMULATED_CASES
+
+
+def test_simulated_gpu_compiles_each_kernel_once_at_its_first_call(simulated):
+    """The first native call compiles native alone; after both are built, no n, start or chunk
+    compiles anything again, and the counts stay the CPU's."""
+    assert simulated["first_native"] == backend.native(5, 1)
+    assert simulated["compiled_by_first_native"] == [backend._NATIVE_SIGNATURE]
+    assert simulated["compiled"] == [backend._NATIVE_SIGNATURE, backend._SHARED_SIGNATURE]
+    expected = [
+        [backend.native(n, seed, start=start), philox.shared_hits_reference(n, seed, start)]
+        for n, seed, start, _ in REUSED_CASES
+    ]
+    assert simulated["reused"] == expected, REUSED_CASES
+    assert simulated["same_kernels"]
+    assert simulated["grids"] == [list(backend.SIMULATOR_GRID)] * 2
 
 
 def test_simulated_gpu_is_listed_and_refuses_naive(simulated):
@@ -295,12 +367,23 @@ def test_gpu_counts_equal_the_cpu_counts(gpu, n, seed, start, chunk):
 
 
 @pytest.mark.gpu
-def test_gpu_one_compilation_serves_every_n(gpu):
-    for n in (1, 17, 10**5, 10**8 + 1):
-        backend.native(n, n, device="gpu")
-        backend.shared(n, n, device="gpu", start=n % 3)
-    for kind in ("native", "shared"):
-        kernel, (blocks, threads) = backend._gpu_kernels()[kind]
+def test_gpu_one_compilation_serves_every_n(gpu, monkeypatch):
+    """After a first call of each kernel, ``cuda.jit`` raises: every further n, start and chunk still runs."""
+    built = {kind: backend._gpu_kernel(kind) for kind in ("native", "shared")}
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError(f"cuda.jit called again: {args}")
+
+    monkeypatch.setattr(backend._cuda(), "jit", no_compile)
+    for n, start, chunk in ((1, 0, None), (17, 5, 3), (10**5, 2**33 + 1, 0), (10**8 + 1, 7, 2**20 + 1)):
+        assert backend.native(n, n, device="gpu", start=start, chunk=chunk) == backend.native(
+            n, n, start=start
+        )
+        assert backend.shared(n, n, device="gpu", start=start, chunk=chunk) == backend.shared(
+            n, n, start=start
+        )
+    for kind, (kernel, (blocks, threads)) in built.items():
+        assert backend._gpu_kernel(kind) is built[kind]
         assert len(kernel.overloads) == 1, (kind, kernel.overloads)
         assert blocks >= 1 and threads == backend.GPU_THREADS
 

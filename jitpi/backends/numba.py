@@ -49,16 +49,26 @@ a GPU count equals the CPU count of the same (n, seed, start), and the shared on
   int64 ``first`` and ``last``; native indexes samples directly, and shared masks the even sample of
   its first Philox block and the odd one of its last, so any ``start`` and ``chunk`` give the same
   count. The host sums the slots after ``copy_to_host``, which waits for the kernels: timing a call
-  times the work.
-- One explicit signature per kernel: compiled once at the first GPU call, the same for every n.
+  times the work. ``chunk`` reads as on the CPU: None or 0 means the default (``GPU_CHUNK``), any
+  other value must be a positive integer.
+- One explicit signature per kernel, each compiled at the first GPU call of its own variant (a
+  process that runs only ``native`` never compiles ``shared``, so timing a first call times one
+  compilation), then the same kernel for every n, start and chunk.
 - Exact arithmetic: SplitMix64 in uint64 (PTX ``mul.lo``/``add`` wrap modulo 2**64, as the CPU's
-  do); Philox words in uint32, each product a uint64 of zero-extended words split back at once,
-  which NVVM turns into one ``mul.wide.u32`` (words in uint64 lanes, as on the CPU, gave 64-bit
-  multiplies), so no ``libdevice.umulhi`` is needed (the simulator has no libdevice); the inside
-  test is the CPU's, in int64. No signed value can overflow: squares are at most 2**62 and indices
-  below 2**41. Compiled for sm_90 here without a GPU (NVVM and ptxas of CUDA 13.0, with numba's
-  built-in target and with numba-cuda 0.30): native uses 32 registers and 42-48 SASS instructions
-  a sample, shared 40 registers and 97 instructions a Philox block (two samples).
+  do); Philox words in uint32, each product a uint64 of zero-extended words split back at once, so
+  no ``libdevice.umulhi`` is needed (the simulator has no libdevice); the inside test is the CPU's,
+  in int64. No signed value can overflow: squares are at most 2**62 and indices below 2**41.
+  Compiled for sm_90 here without a GPU (NVVM and ptxas of CUDA 13.0, with numba's built-in target
+  and with numba-cuda 0.30): native uses 32 registers and 42-48 SASS instructions a sample, shared
+  40 registers and 97 instructions a Philox block (two samples). In shared's PTX (built-in
+  target) the high halves come from 18 ``mul.wide.u32`` (rounds 2-10; round 1's product of the
+  zero word folds away and its other product is a ``mul.lo.s64`` of the masked counter), but NVVM
+  recomputes the low halves with 18 separate ``mul.lo.s32`` on the same operands instead of taking
+  them from the wide products (of the PTX's 21 ``mul.lo.s32``, the other three are round 1's low
+  half, strength-reduced across the loop, and index arithmetic). ptxas could fuse each pair; this
+  one did not: the loop's SASS has 19 ``IMAD.WIDE.U32`` and 19 ``IMAD`` by the Philox
+  multipliers, two multiplies a product. (Words kept in uint64 lanes, as on the CPU, gave 64-bit
+  multiplies.)
 - ``numba.cuda`` is imported on the first GPU question, not with this module: it costs 50 ms with
   numba's built-in target and about 0.5 s with NVIDIA's numba-cuda package (which replaces
   ``numba.cuda`` where it is installed, as on the GPU machines). Under
@@ -175,6 +185,17 @@ def describe(device: str) -> str:
     )
 
 
+def _checked_chunk(chunk: int | None, default: int) -> int:
+    """``chunk or default``, as every backend reads it (None and 0 mean the default), on both devices;
+    any other value must be a positive integer (a negative one would silently count nothing)."""
+    chunk = chunk or default
+    if chunk < 1:
+        raise ValueError(
+            f"chunk must be a positive integer (or None or 0 for the default, {default}), got {chunk}"
+        )
+    return chunk
+
+
 # ---------------------------------------------------------------------------------------------
 # Counter-based generators, inlined into the kernels.
 
@@ -269,8 +290,9 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     """Hits among samples [start, start + n) of SplitMix64 stream ``seed``; any start works."""
     if device == "gpu":
         return _gpu_count("native", n, start, chunk, (native_key(seed),))
+    chunk = _checked_chunk(chunk, CHUNK)
     _threads()
-    return int(_native_kernel(np.int64(start), np.int64(n), native_key(seed), np.int64(chunk or CHUNK)))
+    return int(_native_kernel(np.int64(start), np.int64(n), native_key(seed), np.int64(chunk)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +351,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     k0, k1 = (np.uint64(word) for word in philox.split_seed(seed))
     if device == "gpu":
         return _gpu_count("shared", n, start, chunk, (np.uint32(k0), np.uint32(k1)))
+    chunk = _checked_chunk(chunk, SHARED_CHUNK)
     _threads()
     end = start + n
     first_block, end_block = start // 2, end // 2  # blocks whose two samples are both in range
@@ -339,7 +362,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     if end % 2 and end // 2 >= first_block:  # the last block contributes only its even sample
         hits += int(_shared_edge(np.int64(end // 2), k0, k1, True, False))
     if end_block > first_block:
-        blocks_per_chunk = max(1, (chunk or SHARED_CHUNK) // 2)
+        blocks_per_chunk = max(1, chunk // 2)
         hits += int(
             _shared_kernel(
                 np.int64(first_block), np.int64(end_block), k0, k1, np.int64(blocks_per_chunk), _ZERO
@@ -446,13 +469,14 @@ def _gpu_sources() -> dict:
         return z ^ (z >> _S31)
 
     @cuda.jit(device=True)
-    def philox(c0, c1, k0, k1):
+    def philox_block(c0, c1, k0, k1):
         """Philox4x32-10 of counter (c0, c1, 0, 0); words and keys uint32.
 
         Each product is a 32 x 32 -> 64-bit multiply of zero-extended words whose halves are cast
         back to uint32 at once, and every xor is cast to uint32: NVVM then keeps the words in 32-bit
-        registers and each product is one ``mul.wide.u32``. (Words kept in uint64 lanes, as the CPU
-        kernel keeps them, compiled to 64-bit multiplies.)
+        registers, taking each high half from a ``mul.wide.u32`` and the low half from a separate
+        ``mul.lo.s32`` (see the module docstring). (Words kept in uint64 lanes, as the CPU kernel
+        keeps them, compiled to 64-bit multiplies.)
         """
         c2 = np.uint32(0)
         c3 = np.uint32(0)
@@ -522,7 +546,7 @@ def _gpu_sources() -> dict:
         hits = np.int64(0)
         while block < end_block:
             counter = np.uint64(block)
-            w0, w1, w2, w3 = philox(np.uint32(counter & _U32), np.uint32(counter >> _S32), k0, k1)
+            w0, w1, w2, w3 = philox_block(np.uint32(counter & _U32), np.uint32(counter >> _S32), k0, k1)
             sample = block * 2
             if sample >= first and inside(w0, w1):
                 hits += 1
@@ -534,35 +558,35 @@ def _gpu_sources() -> dict:
     return {"native": native_kernel, "shared": shared_kernel}
 
 
-def _gpu_kernels() -> dict:
-    """The compiled kernels and the grid each launches with, built once per process."""
+_GPU_SIGNATURES = {"native": _NATIVE_SIGNATURE, "shared": _SHARED_SIGNATURE}
+
+
+def _gpu_kernel(kind: str) -> tuple:
+    """The compiled kernel of ``kind`` and the grid it launches with, built at its first call.
+
+    Each kind is compiled on its own, so the first ``native`` call compiles ``native`` alone.
+    """
     with _gpu_lock:
-        if not _gpu:
+        if kind not in _gpu:
             reason = device_unavailable_reason("gpu")
             if reason is not None:
                 raise BackendUnavailable("numba", "gpu", reason)
-            built: dict = {"cuda": _cuda()}
-            signatures = {"native": _NATIVE_SIGNATURE, "shared": _SHARED_SIGNATURE}
-            for kind, source in _gpu_sources().items():
-                kernel = cuda.jit(signatures[kind])(source)  # compiles now: one signature, one compile
-                if _simulated():
-                    grid = SIMULATOR_GRID
-                else:  # one full wave: as many blocks as the occupancy lets every SM hold at once
-                    (overload,) = kernel.overloads.values()
-                    grid = (overload.max_cooperative_grid_blocks(GPU_THREADS), GPU_THREADS)
-                built[kind] = (kernel, grid)
-            _gpu.update(built)
-        return _gpu
+            source = _gpu_sources()[kind]  # device functions are compiled with the kernel using them
+            kernel = _cuda().jit(_GPU_SIGNATURES[kind])(source)  # one signature: compiled here, once
+            if _simulated():
+                grid = SIMULATOR_GRID
+            else:  # one full wave: as many blocks as the occupancy lets every SM hold at once
+                (overload,) = kernel.overloads.values()
+                grid = (overload.max_cooperative_grid_blocks(GPU_THREADS), GPU_THREADS)
+            _gpu[kind] = (kernel, grid)
+        return _gpu[kind]
 
 
 def _gpu_count(kind: str, n: int, start: int, chunk: int | None, keys: tuple) -> int:
     """Hits among samples [start, start + n): one launch per ``chunk`` samples, one sum at the end."""
-    chunk = GPU_CHUNK if chunk is None else chunk
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk}")
-    kernels = _gpu_kernels()
-    kernel, (blocks, threads) = kernels[kind]
-    partials = kernels["cuda"].to_device(np.zeros(blocks, dtype=np.int64))
+    chunk = _checked_chunk(chunk, GPU_CHUNK)
+    kernel, (blocks, threads) = _gpu_kernel(kind)
+    partials = _cuda().to_device(np.zeros(blocks, dtype=np.int64))
     launch = kernel[blocks, threads]
     end = start + n
     for first in range(start, end, chunk):
