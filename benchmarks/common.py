@@ -87,6 +87,7 @@ JIT_CACHE_VARIABLES = (
     "TRITON_CACHE_DIR",
     "TORCHINDUCTOR_CACHE_DIR",
     "JAX_COMPILATION_CACHE_DIR",
+    "CUDA_CACHE_PATH",  # the CUDA driver's PTX -> machine code cache (numba and XLA on a GPU)
 )
 
 

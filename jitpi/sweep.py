@@ -60,10 +60,11 @@ QUICK_ROW_BUDGET_S = 2.0
 SUSPECT_Z = 6.0
 """|z| above this is reported as a failure: a correct kernel gets there once in 5e8 rows."""
 
-JIT_CACHE_VARIABLES = ("NUMBA_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")
+JIT_CACHE_VARIABLES = ("NUMBA_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "CUDA_CACHE_PATH")
 """On-disk JIT caches that persist between processes by default; a cold sweep points them at an
-empty folder. JAX's persistent cache is off unless ``JAX_COMPILATION_CACHE_DIR`` is set, and is
-redirected too when it is."""
+empty folder (``CUDA_CACHE_PATH``: the CUDA driver's cache of PTX compiled to machine code, which
+numba's GPU kernels and XLA's go through). JAX's persistent cache is off unless
+``JAX_COMPILATION_CACHE_DIR`` is set, and is redirected too when it is."""
 
 ROW_FIELDS = (
     "backend",
@@ -435,7 +436,7 @@ def measure_group(
 ) -> None:
     """Measure one group over ascending ``ns``; emit ``ready``, ``unavailable``, ``call``, ``row`` events."""
     started = time.perf_counter()
-    ok, why = jitpi.availability(group.backend, group.device)
+    ok, why = jitpi.availability(group.backend, group.device, group.variant)
     import_s = time.perf_counter() - started
     if not ok:
         emit({"event": "unavailable", "reason": why})

@@ -63,7 +63,9 @@ on a loaded machine, both layouts kept XLA's two pool threads equally busy, and 
 about 445 M samples per CPU-second on two devices against 390-420 on one (``native`` 330-340 and
 325). On ``device="gpu"`` the same code runs on the local GPUs, where each device is a whole GPU, with
 ``GPU_CHUNK`` samples per loop iteration: native's streams are keyed per chunk, so its GPU counts
-are those of that chunk size (pass ``chunk`` to compare with the CPU); shared's do not depend on it.
+are those of that chunk size; shared's do not depend on it. Even with the CPU's ``chunk`` a GPU's
+native count may differ from the CPU's by a few samples in 1e9 (XLA may contract ``x*x + y*y`` into
+a fused multiply-add there); shared's integer test is exact everywhere.
 """
 
 from __future__ import annotations
