@@ -34,8 +34,7 @@ concatenate of two); ``[blocks, 4]`` words with columns sliced (this) 644-667 th
 (naive 206-211 in the same runs; on the idle machine 684 against 202, README), 665-705 at n = 1e9
 (``shared`` 777 beside it). Samples per chunk, this layout: 2**14 549, 2**16 623, 2**17 643 (n =
 1e8); 2**18 665-685 against 2**20 693-706 (n = 1e9, alternating); 2**21 and 2**22 no faster. Small
-chunks pay per trip: the loop, the reduction
-tree, the thread-pool dispatch.
+chunks pay per trip: the loop, the reduction tree, the thread-pool dispatch.
 
 ``shared`` is Philox4x32-10 written in TF uint32/uint64 ops (``_philox``), compiled by XLA into
 one loop fusion with the exact int64 inside test; it matches ``jitpi.philox`` bit for bit.
