@@ -161,6 +161,8 @@ def test_naive_statistics(naive_backend, seed):
     assert estimate.hits == jitpi.count_hits(n, backend=naive_backend, seed=seed, variant="naive")
     for tiny in (1, 2, 3):
         assert 0 <= jitpi.count_hits(tiny, backend=naive_backend, seed=seed, variant="naive") <= tiny
+    other_seed = jitpi.count_hits(n, backend=naive_backend, seed=seed ^ 1, variant="naive")
+    assert other_seed != estimate.hits  # the seed reaches the generator (equal with p ~ 1e-3)
 
 
 def test_naive_refuses_n_beyond_its_bound(naive_backend, monkeypatch):
