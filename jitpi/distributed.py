@@ -59,13 +59,14 @@ def prepare_worker(backend: str, variant: str, device: str) -> int:
 
 
 def task_alignment(backend: str, variant: str, device: str = "cpu") -> int:
-    """Where a task may start: ``shared`` anywhere (2: whole Philox blocks), ``native`` on an edge
-    of the chunk it uses on ``device`` (a backend's ``GPU_CHUNK`` on a GPU), since jax, tensorflow
-    and torch key native's streams per chunk: the tasks then count exactly the one-process stream."""
+    """Where a task may start: ``shared`` anywhere (2: whole Philox blocks); ``native`` on an edge of
+    ``CHUNK``, or, where its streams are keyed per chunk (``NATIVE_KEYED_PER_CHUNK``: jax,
+    tensorflow, torch), of the chunk it uses on ``device`` (``GPU_CHUNK`` on a GPU), so that the
+    tasks count exactly the one-process stream."""
     if variant == "shared":
         return 2
     module = registry.load(backend)
-    if device == "gpu" and hasattr(module, "GPU_CHUNK"):
+    if device == "gpu" and getattr(module, "NATIVE_KEYED_PER_CHUNK", False):
         return int(module.GPU_CHUNK)
     return int(module.CHUNK)
 

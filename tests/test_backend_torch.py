@@ -95,6 +95,13 @@ def test_native_refuses_settings_that_would_run_its_rng_eagerly(backend, torch, 
         backend.native(10, 1)
 
 
+@pytest.mark.parametrize("stance", ["force_eager", "eager_on_recompile"])
+def test_native_refuses_a_compile_stance_that_runs_eagerly(backend, torch, stance):
+    with torch.compiler.set_stance(stance), pytest.raises(RuntimeError, match=stance):
+        backend.native(10, 1)
+    assert backend.native(10, 1) == backend.native(10, 1)  # the default stance is back
+
+
 def test_native_refuses_more_cpu_chunks_than_its_keys_tell_apart(backend):
     with pytest.raises(ValueError, match="at most 2147483648 chunks"):
         backend.native(backend.MAX_CPU_CHUNKS + 1, 1, chunk=1)

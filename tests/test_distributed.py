@@ -166,6 +166,19 @@ def test_native_tasks_start_on_the_devices_chunk_edges(backend):
         module.native(10, 1, start=module.CHUNK + 1, chunk=module.CHUNK)
 
 
+@pytest.mark.parametrize("backend", ["numba", "triton"])
+def test_native_tasks_of_per_sample_streams_stay_fine_grained_on_a_gpu(backend):
+    """numba's and triton's native streams are indexed per sample: their (large) GPU chunk must not
+    coarsen the split, and any start counts the same samples."""
+    require(backend)
+    from jitpi.distributed import task_alignment
+
+    module = jitpi.registry.load(backend)
+    assert task_alignment(backend, "native", "gpu") == module.CHUNK < module.GPU_CHUNK
+    whole = module.native(3000, 7)
+    assert module.native(1001, 7) + module.native(1999, 7, start=1001) == whole
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("variant", ["shared", "native"])
 def test_gpu_cluster_count_is_bit_identical(client, variant):

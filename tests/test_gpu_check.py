@@ -14,8 +14,8 @@ from jitpi.philox import shared_hits_reference
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "gpu_check.py"
 
 
-def _crosscheck(out: Path, rows: list[dict]) -> subprocess.CompletedProcess:
-    (out / "gpu-sweep-test.json").write_text(json.dumps({"rows": rows}))
+def _crosscheck(out: Path, rows: list[dict], unavailable: tuple = ()) -> subprocess.CompletedProcess:
+    (out / "gpu-sweep-test.json").write_text(json.dumps({"rows": rows, "unavailable": list(unavailable)}))
     command = [
         sys.executable,
         str(TOOL),
@@ -58,12 +58,15 @@ def test_crosscheck_reads_every_sweep_file_and_reports_rows_it_could_not_check(t
         json.dumps({"rows": [_row("jax", 999, shared_hits_reference(999, 3))]})
     )
     skipped = {**_row("triton", 10**11, 0), "status": "skipped", "message": "over the row budget"}
-    result = _crosscheck(tmp_path, [_row("triton", 1000, shared_hits_reference(1000, 3)), skipped])
+    missing = {"backend": "tensorflow", "variant": "shared", "device": "gpu", "reason": "not installed"}
+    rows = [_row("triton", 1000, shared_hits_reference(1000, 3)), skipped]
+    result = _crosscheck(tmp_path, rows, unavailable=[missing])
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "crosscheck.json").read_text())
     assert sorted(report["sweeps"]) == ["gpu-sweep-jax.json", "gpu-sweep-test.json"]
     assert {(check["backend"], check["n"]) for check in report["checks"]} == {("jax", 999), ("triton", 1000)}
     assert "not checked: triton n=1e+11 skipped: over the row budget" in result.stdout
+    assert "not checked: tensorflow unavailable: not installed" in result.stdout
 
 
 def test_crosscheck_fails_on_one_wrong_count(tmp_path):
@@ -86,3 +89,13 @@ def test_crosscheck_fails_without_gpu_rows(tmp_path, rows, monkeypatch):
     else:
         result = _crosscheck(tmp_path, rows)
     assert result.returncode == 1
+
+
+def test_env_stage_fails_where_no_backend_has_a_gpu(tmp_path):
+    import jitpi
+
+    any_gpu = any(jitpi.availability(name, "gpu")[0] for name in jitpi.BACKENDS)
+    command = [sys.executable, str(TOOL), "--out", str(tmp_path), "--stage", "env"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == (0 if any_gpu else 1), result.stdout + result.stderr
+    assert "backends with a GPU here:" in result.stdout

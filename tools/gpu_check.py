@@ -38,6 +38,7 @@ TEST_FILES = [
     "tests/test_backend_tensorflow.py",
     "tests/test_backend_torch.py",
     "tests/test_backend_triton.py",
+    "tests/test_distributed.py",
 ]
 
 
@@ -103,17 +104,33 @@ def _run(command: list[str], env: dict, log) -> int:
 
 
 def stage_env(args, env, log) -> bool:
+    """Versions, the GPU as ``nvidia-smi`` sees it, and ``jitpi list``; fails if no backend has a GPU."""
     if shutil.which("nvidia-smi"):
         query = "name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,power.draw"
         _run(["nvidia-smi", f"--query-gpu={query}", "--format=csv"], env, log)
-    versions = (
-        "import importlib.metadata as m, platform; print('python', platform.python_version());"
-        "[print(p, m.version(p)) if p in {d.metadata['Name'] for d in m.distributions()} else print(p, '-')"
-        " for p in ('numpy','numba','numba-cuda','jax','jaxlib','jax-cuda13-plugin','jax-cuda12-plugin',"
-        "'tensorflow','torch','triton')]"
+    else:
+        _say(log, "nvidia-smi is not on PATH")
+    packages = (
+        "numpy numba numba-cuda jax jaxlib jax-cuda13-plugin jax-cuda12-plugin "
+        "tensorflow tensorflow-cpu torch triton"
     )
-    _run([sys.executable, "-c", versions], env, log)
-    return _run([sys.executable, "-m", "jitpi", "list"], env, log) == 0
+    versions = (
+        "import importlib.metadata as m, platform, sys; print('python', platform.python_version())\n"
+        "for name in sys.argv[1:]:\n"
+        "    try: print(name, m.version(name))\n"
+        "    except m.PackageNotFoundError: print(name, '-')"
+    )
+    _run([sys.executable, "-c", versions, *packages.split()], env, log)
+    if _run([sys.executable, "-m", "jitpi", "list"], env, log):
+        return False
+    listing = subprocess.run(
+        [sys.executable, "-m", "jitpi", "list", "--json"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    on_gpu = [
+        name for name, entry in json.loads(listing.stdout).items() if entry["devices"]["gpu"]["available"]
+    ]
+    _say(log, f"backends with a GPU here: {', '.join(on_gpu) or 'none'}")
+    return bool(on_gpu)
 
 
 def stage_tests(args, env, log) -> bool:
@@ -147,6 +164,10 @@ def stage_crosscheck(args, env, log) -> bool:
     shared = [
         row for path in sweeps for row in json.loads(path.read_text())["rows"] if row["variant"] == "shared"
     ]
+    for path in sweeps:
+        for entry in json.loads(path.read_text()).get("unavailable", []):
+            if entry["variant"] == "shared":
+                _say(log, f"not checked: {entry['backend']} unavailable: {entry['reason']}")
     for row in shared:
         if row["status"] != "ok":
             _say(log, f"not checked: {row['backend']} n={row['n']:.0e} {row['status']}: {row.get('message')}")

@@ -10,6 +10,8 @@ isolates failures) and defines:
   of stream ``seed``. ``start`` must be a multiple of the chunk for ``native`` (whose streams are
   keyed per chunk) and may be anything for ``shared``; ``naive`` has no chunk and no start;
 - ``naive_max_n(device) -> int`` where ``naive`` exists: the largest n it accepts here;
+- on a GPU, optionally ``GPU_CHUNK`` (the default chunk there) and ``NATIVE_KEYED_PER_CHUNK = True``
+  where native's stream depends on the chunk (Dask then aligns tasks to the device's chunk);
 - optionally ``variant_unavailable_reason(variant, device) -> str | None``: why a variant it
   implements has no form on a device it runs on (numba's serial ``naive`` loop on a GPU); the
   registry asks it after ``device_unavailable_reason``, and ``jitpi.availability(backend, device,

@@ -91,6 +91,9 @@ CHUNK = 1 << 18
 SHARED_CHUNK = 1 << 18
 """Samples per loop iteration of ``shared``: ``SHARED_CHUNK // 2`` Philox blocks."""
 
+NATIVE_KEYED_PER_CHUNK = True
+"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
+
 GPU_CHUNK = 1 << 26
 """Samples per loop iteration of both variants on a GPU (not yet measured on one): an iteration of
 XLA's while loop costs the GPU some microseconds of loop control, as long as 2**18 samples take

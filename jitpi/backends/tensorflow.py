@@ -101,6 +101,9 @@ CHUNK = 1 << 20
 """native: samples per chunk (two per Philox block; one int32 count per block, 2 MiB, is all XLA stores)."""
 SHARED_CHUNK = 1 << 21
 """shared: samples per loop step (SHARED_CHUNK // 2 Philox blocks)."""
+NATIVE_KEYED_PER_CHUNK = True
+"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
+
 GPU_CHUNK = 1 << 26
 """Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
 MAX_CHUNK = 1 << 30

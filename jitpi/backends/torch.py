@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import torch
 import torch._dynamo.config
+import torch._dynamo.eval_frame
 import torch._inductor.config
 import torch._inductor.inductor_prims  # registers prims.inductor_random
 
@@ -56,6 +57,8 @@ MAX_CHUNK = 1 << 30
 """Inductor's compiled RNG indexes elements with int32 offsets: keep a chunk well below 2**31."""
 MAX_CPU_CHUNKS = 1 << 31
 """native on the CPU: two 32-bit keys per chunk, distinct for chunk indices below 2**31."""
+NATIVE_KEYED_PER_CHUNK = True
+"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
 NAIVE_BYTES_PER_SAMPLE = 12
 """naive: x and y in float32 (8 B) and slack; the compiled reduction allocates no temporaries."""
 
@@ -95,10 +98,10 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
         raise RuntimeError(f"torch native needs Inductor's fused RNG, keyed by the kernel: {refusal}")
     run = _function("native", plan.chunk, where)
     base, index = _scalar(_key_base(seed), where), _scalar(plan.first_chunk, where)
-    full = _scalar(plan.chunk, where)
+    full, tail = _scalar(plan.chunk, where), _scalar(plan.tail or plan.chunk, where)
     total = _scalar(0, where)
     for _, count in plan:
-        total += run(base, index, full if count == plan.chunk else _scalar(count, where))
+        total += run(base, index, full if count == plan.chunk else tail)
         index += 1  # on the device: no host-to-device copy, which would wait for the last kernel
     return int(total.item())  # .item() waits for the device
 
@@ -260,6 +263,9 @@ def _compiled_rng_refusal(device: torch.device) -> str | None:
     """
     if torch._dynamo.config.disable:
         return "torch.compile is disabled (TORCH_COMPILE_DISABLE or torch._dynamo.config.disable)"
+    stance = torch._dynamo.eval_frame._stance
+    if stance.stance not in ("default", "fail_on_recompile") or stance.backend is not None:
+        return f"torch.compiler.set_stance({stance.stance!r}) would not run the Inductor kernel"
     if torch._dynamo.config.suppress_errors:
         return "torch._dynamo.config.suppress_errors would turn a failed compile into eager"
     if torch._inductor.config.fallback_random:
