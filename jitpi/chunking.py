@@ -55,6 +55,24 @@ class ChunkPlan:
             yield self.tail_chunk, self.tail
 
 
+def pick_chunk(chunk: int | None, default: int, *, largest: int | None = None, why: str = "") -> int:
+    """``chunk``, or ``default`` where it is None or 0 (as every backend reads it), checked.
+
+    A negative chunk would silently count nothing; one above ``largest`` (``why`` says what bounds
+    it) would overflow the kernel's counters or offsets.
+    """
+    chunk = chunk or default
+    if largest is None:
+        if chunk < 1:
+            raise ValueError(
+                f"chunk must be a positive integer (or None or 0 for the default, {default}), got {chunk}"
+            )
+    elif not 1 <= chunk <= largest:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"chunk must be in [1, {largest}]{reason}, got {chunk}")
+    return chunk
+
+
 def batches(total: int, batch: int) -> Iterator[tuple[int, int]]:
     """(first, count) pairs covering range(total) in steps of ``batch``."""
     for first in range(0, total, batch):

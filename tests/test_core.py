@@ -10,7 +10,7 @@ import pytest
 
 import jitpi
 from jitpi import philox
-from jitpi.chunking import ChunkPlan, split_range
+from jitpi.chunking import ChunkPlan, pick_chunk, split_range
 from jitpi.stats import chi2_sf, dispersion, rms, standard_error, z_score
 
 
@@ -172,3 +172,15 @@ def test_decorators_stack_on_a_jit_function():
     value = monte_carlo_pi(100_000)
     assert abs(value - math.pi) < 0.01
     assert monte_carlo_pi.last_accuracy["n"] == 100_000
+
+
+def test_pick_chunk_reads_none_and_zero_as_the_default_and_refuses_the_rest():
+    assert pick_chunk(None, 64) == pick_chunk(0, 64) == 64
+    assert pick_chunk(7, 64) == 7 and pick_chunk(2**30, 64, largest=2**30) == 2**30
+    positive = r"chunk must be a positive integer \(or None or 0 for the default, 64\), got -1"
+    with pytest.raises(ValueError, match=positive):
+        pick_chunk(-1, 64)
+    with pytest.raises(ValueError, match=r"chunk must be in \[1, 8\] \(int32 offsets\), got 9"):
+        pick_chunk(9, 4, largest=8, why="int32 offsets")
+    with pytest.raises(ValueError, match=r"chunk must be in \[1, 8\], got -3"):
+        pick_chunk(-3, 4, largest=8)

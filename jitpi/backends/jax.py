@@ -84,6 +84,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
+from jitpi.chunking import ChunkPlan, pick_chunk
 
 CHUNK = 1 << 18
 """Samples per loop iteration of ``native`` (static: one compilation per chunk size)."""
@@ -339,13 +340,14 @@ def _native_key(seed: int, device: str):
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of stream ``seed``; ``start`` is a multiple of the chunk."""
-    chunk = _checked_chunk(chunk or _default_chunk(CHUNK, device), start)
+    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))  # checks that start is on a chunk edge
+    chunk = plan.chunk
     per_call = max(1, MAX_PER_CALL // chunk) * chunk
     key = _native_key(seed, device)
     mesh = _mesh(device)
     counts = _Counts()
     with _scope(device):
-        first, remaining = start // chunk, n
+        first, remaining = plan.first_chunk, n
         while remaining:
             count = min(remaining, per_call)
             n_chunks = -(-count // chunk)
@@ -356,16 +358,8 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
         return counts.total()
 
 
-def _default_chunk(cpu_chunk: int, device: str) -> int:
-    return GPU_CHUNK if device == "gpu" else cpu_chunk
-
-
-def _checked_chunk(chunk: int, start: int) -> int:
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk must be in [1, {MAX_CHUNK}], got {chunk}")
-    if start % chunk:
-        raise ValueError(f"start={start} must be a multiple of chunk={chunk}")
-    return chunk
+def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
+    return pick_chunk(chunk, GPU_CHUNK if device == "gpu" else cpu_default, largest=MAX_CHUNK)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +437,7 @@ _KERNELS = {"native": _native_call, "shared": _shared_call}
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared Philox stream; any start works."""
-    blocks = max(1, _checked_chunk(chunk or _default_chunk(SHARED_CHUNK, device), 0) // 2)
+    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
     k0, k1 = (np.uint32(word) for word in philox.split_seed(seed))
     mesh = _mesh(device)
     counts = _Counts()

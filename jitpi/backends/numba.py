@@ -97,6 +97,7 @@ from numba import njit, prange
 
 from jitpi import philox
 from jitpi.backends import cpu_threads
+from jitpi.chunking import pick_chunk
 from jitpi.registry import BackendUnavailable
 
 CHUNK = 1 << 20
@@ -183,17 +184,6 @@ def describe(device: str) -> str:
         f"numba {numba.__version__}, LLVM-compiled, parallel=True with {threads} "
         f"thread{'s' if threads != 1 else ''} (threading layer {layer})"
     )
-
-
-def _checked_chunk(chunk: int | None, default: int) -> int:
-    """``chunk or default``, as every backend reads it (None and 0 mean the default), on both devices;
-    any other value must be a positive integer (a negative one would silently count nothing)."""
-    chunk = chunk or default
-    if chunk < 1:
-        raise ValueError(
-            f"chunk must be a positive integer (or None or 0 for the default, {default}), got {chunk}"
-        )
-    return chunk
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +280,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     """Hits among samples [start, start + n) of SplitMix64 stream ``seed``; any start works."""
     if device == "gpu":
         return _gpu_count("native", n, start, chunk, (native_key(seed),))
-    chunk = _checked_chunk(chunk, CHUNK)
+    chunk = pick_chunk(chunk, CHUNK)
     _threads()
     return int(_native_kernel(np.int64(start), np.int64(n), native_key(seed), np.int64(chunk)))
 
@@ -351,7 +341,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     k0, k1 = (np.uint64(word) for word in philox.split_seed(seed))
     if device == "gpu":
         return _gpu_count("shared", n, start, chunk, (np.uint32(k0), np.uint32(k1)))
-    chunk = _checked_chunk(chunk, SHARED_CHUNK)
+    chunk = pick_chunk(chunk, SHARED_CHUNK)
     _threads()
     end = start + n
     first_block, end_block = start // 2, end // 2  # blocks whose two samples are both in range
@@ -584,7 +574,7 @@ def _gpu_kernel(kind: str) -> tuple:
 
 def _gpu_count(kind: str, n: int, start: int, chunk: int | None, keys: tuple) -> int:
     """Hits among samples [start, start + n): one launch per ``chunk`` samples, one sum at the end."""
-    chunk = _checked_chunk(chunk, GPU_CHUNK)
+    chunk = pick_chunk(chunk, GPU_CHUNK)
     kernel, (blocks, threads) = _gpu_kernel(kind)
     partials = _cuda().to_device(np.zeros(blocks, dtype=np.int64))
     launch = kernel[blocks, threads]

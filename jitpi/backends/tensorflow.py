@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterator
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
-from jitpi.chunking import ChunkPlan
+from jitpi.chunking import ChunkPlan, pick_chunk
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # INFO and WARNING; errors still print
 
@@ -142,7 +142,7 @@ def describe(device: str) -> str:
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    plan = ChunkPlan(start, n, _check_chunk(chunk or _default_chunk(CHUNK, device)))
+    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))
     run = _function("native", plan.chunk)
     with _device(device):
         total = run(_i64(_as_signed64(seed)), _i64(plan.first_chunk), _i64(plan.full_chunks), _i64(plan.tail))
@@ -150,7 +150,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    blocks = max(1, _check_chunk(chunk or _default_chunk(SHARED_CHUNK, device)) // 2)
+    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
     end = start + n
     first_block, end_block = start // 2, (end + 1) // 2
     steps = -(-(end_block - first_block) // blocks)
@@ -319,14 +319,9 @@ def tracing_count(kind: str, size: int | None = None) -> int:
     return _function(kind, size).experimental_get_tracing_count()
 
 
-def _default_chunk(cpu_chunk: int, device: str) -> int:
-    return GPU_CHUNK if device == "gpu" else cpu_chunk
-
-
-def _check_chunk(chunk: int) -> int:
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk must be in [1, {MAX_CHUNK}] (int32 per-chunk counts), got {chunk}")
-    return chunk
+def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
+    default = GPU_CHUNK if device == "gpu" else cpu_default
+    return pick_chunk(chunk, default, largest=MAX_CHUNK, why="int32 per-chunk counts")
 
 
 def _as_signed64(value: int) -> int:

@@ -45,7 +45,7 @@ import torch._inductor.inductor_prims  # registers prims.inductor_random
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
-from jitpi.chunking import ChunkPlan
+from jitpi.chunking import ChunkPlan, pick_chunk
 
 CHUNK = 1 << 20
 """native: samples per compiled call (two float32 uniforms each, never materialised)."""
@@ -86,7 +86,7 @@ def describe(device: str) -> str:
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    plan = ChunkPlan(start, n, _check_chunk(chunk or _default_chunk(CHUNK, device)))
+    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))
     where = _torch_device(device)
     if where.type == "cpu" and plan.end_chunk > MAX_CPU_CHUNKS:
         raise ValueError(
@@ -107,7 +107,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    blocks = max(1, _check_chunk(chunk or _default_chunk(SHARED_CHUNK, device)) // 2)
+    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
     where = _torch_device(device)
     run = _function("shared", blocks, where)
     end = start + n
@@ -275,14 +275,9 @@ def _compiled_rng_refusal(device: torch.device) -> str | None:
     return None
 
 
-def _default_chunk(cpu_chunk: int, device: str) -> int:
-    return GPU_CHUNK if device == "gpu" else cpu_chunk
-
-
-def _check_chunk(chunk: int) -> int:
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ValueError(f"chunk must be in [1, {MAX_CHUNK}] (Inductor's RNG offsets are int32), got {chunk}")
-    return chunk
+def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
+    default = GPU_CHUNK if device == "gpu" else cpu_default
+    return pick_chunk(chunk, default, largest=MAX_CHUNK, why="Inductor's RNG offsets are int32")
 
 
 def _scalar(value: int, device: torch.device) -> torch.Tensor:
