@@ -121,14 +121,19 @@ def stage_env(args, env, log) -> bool:
         "    except m.PackageNotFoundError: print(name, '-')"
     )
     _run([sys.executable, "-c", versions, *packages.split()], env, log)
-    if _run([sys.executable, "-m", "jitpi", "list"], env, log):
+    # One import of every backend: the JSON listing, logged as a line per backend and device.
+    command = [sys.executable, "-m", "jitpi", "list", "--json"]
+    _say(log, "$ " + " ".join(command))
+    listing = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, errors="replace")
+    if listing.returncode:
+        _say(log, listing.stdout + listing.stderr)
         return False
-    listing = subprocess.run(
-        [sys.executable, "-m", "jitpi", "list", "--json"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    on_gpu = [
-        name for name, entry in json.loads(listing.stdout).items() if entry["devices"]["gpu"]["available"]
-    ]
+    on_gpu = []
+    for name, entry in json.loads(listing.stdout).items():
+        for device, state in entry["devices"].items():
+            _say(log, f"{name:>10} {device}  {'yes' if state['available'] else 'no '}  {state['detail']}")
+        if entry["devices"]["gpu"]["available"]:
+            on_gpu.append(name)
     _say(log, f"backends with a GPU here: {', '.join(on_gpu) or 'none'}")
     return bool(on_gpu)
 
@@ -161,13 +166,11 @@ def stage_crosscheck(args, env, log) -> bool:
     if not sweeps:
         _say(log, f"no gpu-sweep*.json in {args.out}: run the sweep stage first")
         return False
-    shared = [
-        row for path in sweeps for row in json.loads(path.read_text())["rows"] if row["variant"] == "shared"
-    ]
-    for path in sweeps:
-        for entry in json.loads(path.read_text()).get("unavailable", []):
-            if entry["variant"] == "shared":
-                _say(log, f"not checked: {entry['backend']} unavailable: {entry['reason']}")
+    results = [json.loads(path.read_text()) for path in sweeps]
+    shared = [row for result in results for row in result["rows"] if row["variant"] == "shared"]
+    for entry in (entry for result in results for entry in result.get("unavailable", [])):
+        if entry["variant"] == "shared":
+            _say(log, f"not checked: {entry['backend']} unavailable: {entry['reason']}")
     for row in shared:
         if row["status"] != "ok":
             _say(log, f"not checked: {row['backend']} n={row['n']:.0e} {row['status']}: {row.get('message')}")
