@@ -6,6 +6,7 @@ multiple of anything. Everything here is in Python ints, which do not wrap.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -55,21 +56,25 @@ class ChunkPlan:
             yield self.tail_chunk, self.tail
 
 
-def pick_chunk(chunk: int | None, default: int, *, largest: int | None = None, why: str = "") -> int:
-    """``chunk``, or ``default`` where it is None or 0 (as every backend reads it), checked.
+def pick_chunk(
+    chunk: int | None, default: int, *, smallest: int = 1, largest: int | None = None, why: str = ""
+) -> int:
+    """``chunk``, or ``default`` where it is None or 0: the one way every backend reads ``chunk``.
 
     A negative chunk would silently count nothing; one above ``largest`` (``why`` says what bounds
-    it) would overflow the kernel's counters or offsets.
+    it) would overflow the kernel's counters or offsets; one below ``smallest`` does not fit the
+    kernel's unit of work (a Philox block holds two samples).
     """
-    chunk = chunk or default
-    if largest is None:
-        if chunk < 1:
-            raise ValueError(
-                f"chunk must be a positive integer (or None or 0 for the default, {default}), got {chunk}"
-            )
-    elif not 1 <= chunk <= largest:
-        reason = f" ({why})" if why else ""
-        raise ValueError(f"chunk must be in [1, {largest}]{reason}, got {chunk}")
+    if isinstance(chunk, bool) or not (chunk is None or isinstance(chunk, numbers.Integral)):
+        raise TypeError(f"chunk must be an int or None, got {type(chunk).__name__} {chunk!r}")
+    chunk = int(chunk or default)
+    if largest is not None:
+        if not smallest <= chunk <= largest:
+            reason = f" ({why})" if why else ""
+            raise ValueError(f"chunk must be in [{smallest}, {largest}]{reason}, got {chunk}")
+    elif chunk < smallest:
+        what = "a positive integer" if smallest == 1 else f"an integer >= {smallest}"
+        raise ValueError(f"chunk must be {what} (or None or 0 for the default, {default}), got {chunk}")
     return chunk
 
 

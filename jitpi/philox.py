@@ -6,13 +6,21 @@ yields sample ``2b`` (words 0 and 1) and sample ``2b + 1`` (words 2 and 3). A sa
 as signed 32-bit x and y, are inside iff ``x*x + y*y < 2**62``, decided in exact integer arithmetic
 as ``x*x < 2**62 - y*y`` (both sides fit in int64), so no compiler's rounding can change a count.
 
-Two implementations live here and only here: a scalar one in Python ints (the readable reference,
-used by the ``python`` backend and the known-answer tests) and a vectorised numpy one.
+The pieces every framework's shared kernel is made of live here once, parametrised by the ops that
+differ per framework: the round function (``rounds``), the block range of a sample range and the
+masks of its edge blocks (``block_range``, ``sample_masks``), the exact inside test
+(``inside_test``), and for the native variants the unit-midpoint mapping of a word to a float and
+SplitMix64. The scalar reference (Python ints) and the vectorised numpy one are built from them.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import operator
+
+try:  # the scalar reference is pure Python, so a PyPy worker without numpy can load this file
+    import numpy as np
+except ImportError:  # pragma: no cover - CPython always has numpy here
+    np = None
 
 ROUNDS = 10
 MULTIPLIER_A = 0xD2511F53
@@ -20,7 +28,12 @@ MULTIPLIER_B = 0xCD9E8D57
 KEY_INCREMENT_A = 0x9E3779B9
 KEY_INCREMENT_B = 0xBB67AE85
 MASK32 = 0xFFFFFFFF
+MASK64 = (1 << 64) - 1
 INSIDE_BOUND = 2**62
+
+SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
+SPLITMIX_MUL1 = 0xBF58476D1CE4E5B9
+SPLITMIX_MUL2 = 0x94D049BB133111EB
 
 KNOWN_ANSWERS = (
     # (counter words, key words, output words): Random123's kat_vectors, "philox4x32 10".
@@ -43,22 +56,72 @@ def split_seed(seed: int) -> tuple[int, int]:
     return seed & MASK32, (seed >> 32) & MASK32
 
 
+def _masked_add(key, increment: int):
+    return (key + increment) & MASK32
+
+
+def rounds(c0, c1, c2, c3, k0, k1, *, mulhilo, bump_key=_masked_add, xor=operator.xor):
+    """Philox4x32-10's ten rounds in any framework's ops: the one copy of the round logic.
+
+    What differs per framework is passed in: ``mulhilo(word, multiplier) -> (high, low)``, the
+    32 x 32 -> 64-bit product's halves as words; ``bump_key(key, increment)``, the key schedule's
+    add modulo 2**32 (default: a masked add, for Python ints and words held in wider integers);
+    ``xor``. Python loops unroll under every tracer (jax, TensorFlow, torch.compile, tinygrad).
+    """
+    for _ in range(ROUNDS):
+        high_b, low_b = mulhilo(c2, MULTIPLIER_B)
+        high_a, low_a = mulhilo(c0, MULTIPLIER_A)
+        c0, c1, c2, c3 = xor(xor(high_b, c1), k0), low_b, xor(xor(high_a, c3), k1), low_a
+        k0 = bump_key(k0, KEY_INCREMENT_A)
+        k1 = bump_key(k1, KEY_INCREMENT_B)
+    return c0, c1, c2, c3
+
+
+def inside_test(x_words, y_words, *, to_signed):
+    """The exact inside test on words read as signed 32-bit integers (``to_signed``: to int64).
+
+    ``x*x + y*y < 2**62`` is decided as ``x*x < 2**62 - y*y``: both sides fit in int64.
+    """
+    x = to_signed(x_words)
+    y = to_signed(y_words)
+    return x * x < INSIDE_BOUND - y * y
+
+
+UNIT_SHIFT = 9
+UNIT_EXPONENT = 0x3F800000
+UNIT_OFFSET = 1.0 - 2.0**-24
+
+
+def unit_midpoint(words, *, bitcast_float32, shift=operator.rshift, bitwise_or=operator.or_):
+    """uint32 words -> float32 in (0, 1): the top 23 bits k give (k + 1/2) * 2**-23, exactly.
+
+    Never 0 or 1, and no bias from the float grid; used by the native variants that draw raw words.
+    """
+    return bitcast_float32(bitwise_or(shift(words, UNIT_SHIFT), UNIT_EXPONENT)) - UNIT_OFFSET
+
+
+def splitmix64(value: int) -> int:
+    """SplitMix64's output for state ``value``: a bijection on 64-bit ints that spreads every bit
+    (Steele, Lea and Flood, OOPSLA 2014), in Python ints."""
+    value = (value + SPLITMIX_GAMMA) & MASK64
+    value = ((value ^ (value >> 30)) * SPLITMIX_MUL1) & MASK64
+    value = ((value ^ (value >> 27)) * SPLITMIX_MUL2) & MASK64
+    return value ^ (value >> 31)
+
+
+def _scalar_mulhilo(word: int, multiplier: int) -> tuple[int, int]:
+    product = word * multiplier
+    return product >> 32, product & MASK32
+
+
 def philox4x32_scalar(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]:
     """Philox4x32-10 of one counter block, in Python ints (the readable reference)."""
-    c0, c1, c2, c3 = counter
-    k0, k1 = key
-    for _ in range(ROUNDS):
-        product_a = MULTIPLIER_A * c0
-        product_b = MULTIPLIER_B * c2
-        c0, c1, c2, c3 = (
-            (product_b >> 32) ^ c1 ^ k0,
-            product_b & MASK32,
-            (product_a >> 32) ^ c3 ^ k1,
-            product_a & MASK32,
-        )
-        k0 = (k0 + KEY_INCREMENT_A) & MASK32
-        k1 = (k1 + KEY_INCREMENT_B) & MASK32
-    return c0, c1, c2, c3
+    return rounds(*counter, *key, mulhilo=_scalar_mulhilo)
+
+
+def words_scalar(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The reference words for each counter: the ``philox_words`` hook of backends without kernels."""
+    return [philox4x32_scalar(tuple(counter), key) for counter in counters]
 
 
 def to_signed32(word: int) -> int:
@@ -67,38 +130,53 @@ def to_signed32(word: int) -> int:
 
 def inside_scalar(x_word: int, y_word: int) -> bool:
     """The exact inside test on two raw 32-bit words."""
-    x = to_signed32(x_word)
-    y = to_signed32(y_word)
-    return x * x < INSIDE_BOUND - y * y
+    return inside_test(x_word, y_word, to_signed=to_signed32)
+
+
+def _numpy_mulhilo(words: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndarray]:
+    product = words * np.uint64(multiplier)
+    return product >> np.uint64(32), product & np.uint64(MASK32)
+
+
+def _numpy_bump(key: np.uint64, increment: int) -> np.uint64:
+    return (key + np.uint64(increment)) & np.uint64(MASK32)
 
 
 def philox4x32(
     c0: np.ndarray, c1: np.ndarray, c2: np.ndarray, c3: np.ndarray, k0: int, k1: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Philox4x32-10 over arrays of counter words (uint32 in, uint32 out), vectorised in numpy."""
-    c0, c1, c2, c3 = (np.asarray(c, dtype=np.uint64) for c in (c0, c1, c2, c3))
-    key0, key1 = k0 & MASK32, k1 & MASK32
-    mask = np.uint64(MASK32)
-    shift = np.uint64(32)
-    for _ in range(ROUNDS):
-        product_a = c0 * np.uint64(MULTIPLIER_A)
-        product_b = c2 * np.uint64(MULTIPLIER_B)
-        c0, c1, c2, c3 = (
-            (product_b >> shift) ^ c1 ^ np.uint64(key0),
-            product_b & mask,
-            (product_a >> shift) ^ c3 ^ np.uint64(key1),
-            product_a & mask,
-        )
-        key0 = (key0 + KEY_INCREMENT_A) & MASK32
-        key1 = (key1 + KEY_INCREMENT_B) & MASK32
-    return tuple(c.astype(np.uint32) for c in (c0, c1, c2, c3))  # type: ignore[return-value]
+    words = (np.asarray(c, dtype=np.uint64) for c in (c0, c1, c2, c3))
+    keys = np.uint64(k0 & MASK32), np.uint64(k1 & MASK32)
+    out = rounds(*words, *keys, mulhilo=_numpy_mulhilo, bump_key=_numpy_bump)
+    return tuple(c.astype(np.uint32) for c in out)  # type: ignore[return-value]
+
+
+def words_numpy(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """``philox4x32`` on a list of 4-word counters: the ``philox_words`` hook of the numpy backend."""
+    columns = np.asarray(counters, dtype=np.uint32).reshape(-1, 4).T
+    out = np.stack(philox4x32(*columns, *key), axis=1)
+    return [tuple(int(word) for word in row) for row in out]
+
+
+def _numpy_signed(words: np.ndarray) -> np.ndarray:
+    return words.view(np.int32).astype(np.int64)
 
 
 def inside(x_words: np.ndarray, y_words: np.ndarray) -> np.ndarray:
     """The exact inside test on arrays of raw uint32 words, in int64."""
-    x = x_words.view(np.int32).astype(np.int64)
-    y = y_words.view(np.int32).astype(np.int64)
-    return x * x < np.int64(INSIDE_BOUND) - y * y
+    return inside_test(x_words, y_words, to_signed=_numpy_signed)
+
+
+def block_range(start: int, n: int) -> tuple[int, int]:
+    """[first_block, end_block): the Philox blocks that hold samples [start, start + n)."""
+    return start // 2, (start + n + 1) // 2
+
+
+def sample_masks(even, start, end):
+    """Which of a block's two samples (``even`` = 2 * block, and ``even + 1``) lie in [start, end):
+    only the first block of a range may lose its even sample, and only the last its odd one."""
+    return (even >= start) & (even < end), (even + 1 >= start) & (even + 1 < end)
 
 
 def block_hits(first_block: int, n_blocks: int, seed: int, first_sample: int, end_sample: int) -> int:
@@ -108,16 +186,16 @@ def block_hits(first_block: int, n_blocks: int, seed: int, first_sample: int, en
     lo = (blocks & np.uint64(MASK32)).astype(np.uint32)
     hi = (blocks >> np.uint64(32)).astype(np.uint32)
     w0, w1, w2, w3 = philox4x32(lo, hi, zeros, zeros, *split_seed(seed))
-    even = blocks.astype(np.int64) * 2
-    hits = inside(w0, w1) & (even >= first_sample) & (even < end_sample)
-    odd_hits = inside(w2, w3) & (even + 1 >= first_sample) & (even + 1 < end_sample)
+    take_even, take_odd = sample_masks(blocks.astype(np.int64) * 2, first_sample, end_sample)
+    hits = inside(w0, w1) & take_even
+    odd_hits = inside(w2, w3) & take_odd
     return int(np.count_nonzero(hits)) + int(np.count_nonzero(odd_hits))
 
 
 def shared_hits_reference(n: int, seed: int, start: int = 0, *, blocks_per_step: int = 1 << 18) -> int:
     """Hits among samples [start, start + n) of the shared stream, in bounded memory."""
     end = start + n
-    first_block, end_block = start // 2, (end + 1) // 2
+    first_block, end_block = block_range(start, n)
     total = 0
     for block in range(first_block, end_block, blocks_per_step):
         count = min(blocks_per_step, end_block - block)

@@ -1,8 +1,10 @@
 """The one backend list, and lazy, fault-isolated loading of the backend modules.
 
 ``import jitpi`` imports no framework. A backend module (``jitpi.backends.<name>``) is imported on
-first use; a missing or broken framework makes that one backend unavailable, with the reason, and
-never breaks ``import jitpi`` or another backend.
+first use and its ``BACKEND`` object checked against the contract (``jitpi.contract``); a missing or
+broken framework makes that one backend unavailable, with the reason, and never breaks
+``import jitpi`` or another backend. What must be known before the import (the packages, the pip
+extra, the on-disk JIT caches) is the backend's one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import sys
 import threading
 from dataclasses import dataclass
-from types import ModuleType
 
-BACKENDS = ("python", "numpy", "numba", "jax", "tensorflow", "torch", "triton")
-VARIANTS = ("naive", "native", "shared")
-DEVICES = ("cpu", "gpu")
+from jitpi.contract import DEVICES, VARIANTS, Backend
+
+__all__ = ["BACKENDS", "DEVICES", "REGISTRY", "VARIANTS", "Backend", "BackendInfo", "BackendUnavailable"]
 
 
 class BackendUnavailable(RuntimeError):
@@ -34,33 +36,93 @@ class BackendUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
+class JitCache:
+    """An environment variable that points a JIT compiler's on-disk cache at a folder.
+
+    A cold first call points every one at an empty folder. ``opt_in``: setting the variable turns
+    on a cache that is otherwise off (JAX's), so it is redirected only where the user has set it.
+    ``file``: the variable names a file (tinygrad's cache database), not a folder.
+    """
+
+    variable: str
+    opt_in: bool = False
+    file: bool = False
+
+
+@dataclass(frozen=True)
 class BackendInfo:
-    """What must be importable for a backend, and the pip extra that installs it."""
+    """What must be importable for a backend, the pip extra that installs it, and its JIT caches."""
 
     name: str
     modules: tuple[str, ...]
     extra: str | None
     compiles: bool
+    jit_caches: tuple[JitCache, ...] = ()
+    pip_name: str | None = None
+    """The distribution's name on PyPI where it is not the first module's (warp-lang)."""
 
     @property
     def distribution(self) -> str | None:
-        return self.modules[0] if self.modules else None
+        return self.pip_name or (self.modules[0] if self.modules else None)
 
+
+CUDA_CACHE = JitCache("CUDA_CACHE_PATH")
+"""The CUDA driver's cache of PTX compiled to machine code (numba's and XLA's GPU kernels)."""
 
 REGISTRY: dict[str, BackendInfo] = {
-    "python": BackendInfo("python", (), None, compiles=False),
-    "numpy": BackendInfo("numpy", ("numpy",), None, compiles=False),
-    "numba": BackendInfo("numba", ("numba",), "numba", compiles=True),
-    "jax": BackendInfo("jax", ("jax", "jaxlib"), "jax", compiles=True),
-    "tensorflow": BackendInfo("tensorflow", ("tensorflow",), "tensorflow", compiles=True),
-    "torch": BackendInfo("torch", ("torch",), "torch", compiles=True),
-    # Triton kernels take torch tensors, in the interpreter too.
-    "triton": BackendInfo("triton", ("triton", "torch"), "triton", compiles=True),
+    info.name: info
+    for info in (
+        BackendInfo("python", (), None, compiles=False),
+        BackendInfo("numpy", ("numpy",), None, compiles=False),
+        BackendInfo("numba", ("numba",), "numba", True, (JitCache("NUMBA_CACHE_DIR"), CUDA_CACHE)),
+        BackendInfo("jax", ("jax", "jaxlib"), "jax", True, (JitCache("JAX_COMPILATION_CACHE_DIR", True), CUDA_CACHE)),
+        # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.
+        BackendInfo("tensorflow", ("tensorflow",), "tensorflow", True, (CUDA_CACHE,)),
+        BackendInfo("torch", ("torch",), "torch", True, (JitCache("TORCHINDUCTOR_CACHE_DIR"), JitCache("TRITON_CACHE_DIR"))),
+        # Triton kernels take torch tensors, in the interpreter too.
+        BackendInfo("triton", ("triton", "torch"), "triton", True, (JitCache("TRITON_CACHE_DIR"),)),
+        BackendInfo("warp", ("warp",), "warp", True, (JitCache("WARP_CACHE_PATH"), CUDA_CACHE), "warp-lang"),
+        BackendInfo("taichi", ("taichi",), "taichi", True, (JitCache("TI_OFFLINE_CACHE_FILE_PATH"),)),
+        BackendInfo("tinygrad", ("tinygrad",), "tinygrad", True, (JitCache("CACHEDB", file=True),)),
+        # MLX builds its compiled kernels as libraries under $TMPDIR/mlx.
+        BackendInfo("mlx", ("mlx",), "mlx", True, (JitCache("TMPDIR"),)),
+        # PyPy is Debian's pypy3 interpreter, run as a worker process; its JIT keeps no disk cache.
+        BackendInfo("pypy", (), None, True),
+    )
 }
-assert tuple(REGISTRY) == BACKENDS
+
+BACKENDS: tuple[str, ...] = tuple(REGISTRY)
+"""Every backend jitpi knows, in the order tables and charts list them."""
+
+
+def jit_cache_variables(*, include_opt_in: bool = True) -> tuple[str, ...]:
+    """Every backend's JIT cache variables, once each (optionally without the opt-in ones)."""
+    names = [
+        cache.variable
+        for info in REGISTRY.values()
+        for cache in info.jit_caches
+        if include_opt_in or not cache.opt_in
+    ]
+    return tuple(dict.fromkeys(names))
+
+
+def cold_cache_environment(folder: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) with every JIT cache pointed into the empty ``folder``.
+
+    An opt-in cache (one that setting its variable turns on) is redirected only where it was set.
+    """
+    env = dict(os.environ if environ is None else environ)
+    for info in REGISTRY.values():
+        for cache in info.jit_caches:
+            if not cache.opt_in or cache.variable in env:
+                path = os.path.join(folder, cache.variable.lower())
+                os.makedirs(folder if cache.file else path, exist_ok=True)
+                env[cache.variable] = path
+    return env
+
 
 _lock = threading.RLock()
-_modules: dict[str, ModuleType] = {}
+_backends: dict[str, Backend] = {}
 _load_errors: dict[str, str] = {}
 _device_reasons: dict[tuple[str, str], str | None] = {}
 
@@ -78,22 +140,41 @@ def installed_version(backend: str) -> str | None:
     return None
 
 
-def load(backend: str) -> ModuleType:
-    """Import ``jitpi.backends.<backend>``, or raise BackendUnavailable with the reason."""
+def load(backend: str) -> Backend:
+    """The checked ``BACKEND`` of ``jitpi.backends.<backend>``, or BackendUnavailable with the reason."""
     with _lock:
-        if backend in _modules:
-            return _modules[backend]
+        if backend in _backends:
+            return _backends[backend]
         if backend not in _load_errors:
             reason = _missing_modules(backend) or _import_conflict(backend)
             if reason is None:
                 try:
                     _preload_before(backend)
-                    _modules[backend] = importlib.import_module(f"jitpi.backends.{backend}")
-                    return _modules[backend]
+                    module = importlib.import_module(f"jitpi.backends.{backend}")
                 except Exception as error:  # a broken framework must not take the others down
                     reason = f"importing the {backend} backend failed: {type(error).__name__}: {error}"
+                else:
+                    _backends[backend] = checked(module.__dict__.get("BACKEND"), backend)
+                    return _backends[backend]
             _load_errors[backend] = reason
         raise BackendUnavailable(backend, "any device", _load_errors[backend])
+
+
+class ContractError(TypeError):
+    """A backend module whose ``BACKEND`` does not keep the contract: a bug, never skipped."""
+
+
+def checked(candidate: object, backend: str) -> Backend:
+    """``candidate`` if it is a ``Backend`` named ``backend`` that keeps the contract, else raise."""
+    where = f"jitpi.backends.{backend}.BACKEND"
+    if not isinstance(candidate, Backend):
+        raise ContractError(f"{where} must be a jitpi.contract.Backend, got {type(candidate).__name__}")
+    problems = candidate.check()
+    if candidate.name != backend:
+        problems.insert(0, f"name is {candidate.name!r}, not {backend!r}")
+    if problems:
+        raise ContractError(f"{where} breaks the backend contract: " + "; ".join(problems))
+    return candidate
 
 
 def unavailable_reason(backend: str, device: str, variant: str | None = None) -> str | None:
@@ -107,15 +188,11 @@ def unavailable_reason(backend: str, device: str, variant: str | None = None) ->
             except BackendUnavailable as error:
                 _device_reasons[key] = error.reason
             else:
-                _device_reasons[key] = module.device_unavailable_reason(device)
+                _device_reasons[key] = module.unavailable_reason(device)
         reason = _device_reasons[key]
     if reason is not None or variant is None:
         return reason
-    module = load(backend)
-    if getattr(module, variant, None) is None:
-        return f"the {variant!r} variant is not implemented for {backend}"
-    variant_reason = getattr(module, "variant_unavailable_reason", None)
-    return None if variant_reason is None else variant_reason(variant, device)
+    return load(backend).unavailable_reason(device, variant)
 
 
 def _missing_modules(backend: str) -> str | None:

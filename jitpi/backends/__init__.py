@@ -1,32 +1,18 @@
 """One module per backend, all shaped the same, none importing another.
 
-A backend module imports its framework at the top (the registry imports the module lazily, and
-isolates failures) and defines:
-
-- ``device_unavailable_reason(device) -> str | None``: None if it runs on that device here;
-- ``describe(device) -> str``: version, compiled or interpreted, threads, for ``jitpi list``;
-- one function per variant it implements, ``native``, ``shared`` and ``naive``, each
-  ``(n, seed, *, device, start=0, chunk=None) -> int``: hits among samples [start, start + n)
-  of stream ``seed``. ``start`` must be a multiple of the chunk for ``native`` (whose streams are
-  keyed per chunk) and may be anything for ``shared``; ``naive`` has no chunk and no start;
-- ``naive_max_n(device) -> int`` where ``naive`` exists: the largest n it accepts here;
-- on a GPU, optionally ``GPU_CHUNK`` (the default chunk there) and ``NATIVE_KEYED_PER_CHUNK = True``
-  where native's stream depends on the chunk (Dask then aligns tasks to the device's chunk);
-- optionally ``variant_unavailable_reason(variant, device) -> str | None``: why a variant it
-  implements has no form on a device it runs on (numba's serial ``naive`` loop on a GPU); the
-  registry asks it after ``device_unavailable_reason``, and ``jitpi.availability(backend, device,
-  variant)`` and ``count_hits`` report it.
-
-Arguments arrive validated (``jitpi._validation``); chunking arithmetic lives in
-``jitpi.chunking``, the shared stream's reference in ``jitpi.philox``, statistics in ``jitpi.stats``.
+A backend module imports its framework at the top (the registry imports it lazily and isolates
+failures) and exports ``BACKEND``, a ``jitpi.contract.Backend`` that the registry checks at load:
+its kernels (``native``, ``shared`` and optionally ``naive``, each ``(n, seed, *, device, start=0,
+chunk=None) -> int``, naive without start and chunk), devices, chunks, bounds and test hooks.
+Arguments arrive validated (``jitpi._validation``); ``chunk`` is read through ``Chunks.pick``; the
+shared stream's pieces are in ``jitpi.philox``, chunk arithmetic in ``jitpi.chunking``. Design
+notes per backend: ``docs/backends/<name>.md``. This package holds what several backends need of
+the machine: the thread count and the memory bound of the naive variant.
 """
 
 from __future__ import annotations
 
 import os
-
-NO_GPU = "no GPU support in this backend"
-
 
 def cpu_threads() -> int:
     """Threads a backend should use: all cores this process may run on, or ``JITPI_THREADS``.

@@ -14,16 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from jitpi import philox
-from jitpi.backends import NO_GPU, available_memory_bytes, naive_limit
+from jitpi.backends import available_memory_bytes, naive_limit
 from jitpi.chunking import ChunkPlan
+from jitpi.contract import Backend, Chunks
 
-CHUNK = 1 << 20
-SHARED_CHUNK = 1 << 19
+CHUNKS = Chunks(native=1 << 20, shared=1 << 19)
 NAIVE_BYTES_PER_SAMPLE = 17
-
-
-def device_unavailable_reason(device: str) -> str | None:
-    return None if device == "cpu" else NO_GPU
 
 
 def describe(device: str) -> str:
@@ -32,7 +28,7 @@ def describe(device: str) -> str:
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     hits = 0
-    for index, count in ChunkPlan(start, n, chunk or CHUNK):
+    for index, count in ChunkPlan(start, n, CHUNKS.pick(chunk, "native")):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
         pairs = rng.random((count, 2))  # interleaved x, y: a tail is a prefix of its full chunk
         pairs *= pairs
@@ -41,7 +37,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    blocks_per_step = max(1, (chunk or SHARED_CHUNK) // 2)
+    blocks_per_step = max(1, CHUNKS.pick(chunk, "shared") // 2)
     return philox.shared_hits_reference(n, seed, start, blocks_per_step=blocks_per_step)
 
 
@@ -58,3 +54,14 @@ def naive(n: int, seed: int, *, device: str = "cpu") -> int:
     x += y
     del y
     return int(np.count_nonzero(x < 1.0))
+
+
+BACKEND = Backend(
+    name="numpy",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    naive_max_n=naive_max_n,
+    cpu_max_n={"shared": 10**8},  # the numpy Philox reference: ~8 M samples/s
+    philox_words=philox.words_numpy,
+)
