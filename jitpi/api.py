@@ -51,8 +51,9 @@ def count_hits(
         hits = count_hits_on(client, n, backend=backend, seed=seed, variant=variant, device=device)
         return _checked(hits, n, backend, variant, device)
     kernel = _kernel(backend, variant, device)
-    if variant == "naive":
-        limit = registry.load(backend).naive_max_n(device)
+    naive_max_n = registry.load(backend).naive_max_n
+    if variant == "naive" and naive_max_n is not None:
+        limit = naive_max_n(device)
         if n > limit:
             raise ValueError(
                 f"n={n} is above {limit}, the largest the naive {backend} variant accepts on this "
@@ -82,7 +83,7 @@ def _kernel(backend: str, variant: str, device: str):
     reason = registry.unavailable_reason(backend, device, variant)
     if reason is not None:
         raise BackendUnavailable(backend, device, reason, variant)
-    return getattr(registry.load(backend), variant)
+    return registry.load(backend).kernel(variant)
 
 
 def _checked(hits: object, n: int, backend: str, variant: str, device: str) -> int:

@@ -60,15 +60,15 @@ def prepare_worker(backend: str, variant: str, device: str) -> int:
 
 def task_alignment(backend: str, variant: str, device: str = "cpu") -> int:
     """Where a task may start: ``shared`` anywhere (2: whole Philox blocks); ``native`` on an edge of
-    ``CHUNK``, or, where its streams are keyed per chunk (``NATIVE_KEYED_PER_CHUNK``: jax,
-    tensorflow, torch), of the chunk it uses on ``device`` (``GPU_CHUNK`` on a GPU), so that the
-    tasks count exactly the one-process stream."""
+    the CPU's native chunk, or, where its streams are keyed per chunk
+    (``Backend.native_keyed_per_chunk``), of the chunk it uses on ``device``, so that the tasks
+    count exactly the one-process stream."""
     if variant == "shared":
         return 2
-    module = registry.load(backend)
-    if device == "gpu" and getattr(module, "NATIVE_KEYED_PER_CHUNK", False):
-        return int(module.GPU_CHUNK)
-    return int(module.CHUNK)
+    backend_object = registry.load(backend)
+    if backend_object.native_keyed_per_chunk:
+        return backend_object.chunks.default("native", device)
+    return backend_object.chunks.native
 
 
 def count_piece(backend: str, variant: str, device: str, seed: int, start: int, count: int) -> int:

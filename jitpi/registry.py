@@ -68,6 +68,8 @@ class BackendInfo:
 
 CUDA_CACHE = JitCache("CUDA_CACHE_PATH")
 """The CUDA driver's cache of PTX compiled to machine code (numba's and XLA's GPU kernels)."""
+TRITON_CACHE = JitCache("TRITON_CACHE_DIR")
+JAX_CACHE = JitCache("JAX_COMPILATION_CACHE_DIR", opt_in=True)
 
 REGISTRY: dict[str, BackendInfo] = {
     info.name: info
@@ -75,12 +77,12 @@ REGISTRY: dict[str, BackendInfo] = {
         BackendInfo("python", (), None, compiles=False),
         BackendInfo("numpy", ("numpy",), None, compiles=False),
         BackendInfo("numba", ("numba",), "numba", True, (JitCache("NUMBA_CACHE_DIR"), CUDA_CACHE)),
-        BackendInfo("jax", ("jax", "jaxlib"), "jax", True, (JitCache("JAX_COMPILATION_CACHE_DIR", True), CUDA_CACHE)),
+        BackendInfo("jax", ("jax", "jaxlib"), "jax", True, (JAX_CACHE, CUDA_CACHE)),
         # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.
         BackendInfo("tensorflow", ("tensorflow",), "tensorflow", True, (CUDA_CACHE,)),
-        BackendInfo("torch", ("torch",), "torch", True, (JitCache("TORCHINDUCTOR_CACHE_DIR"), JitCache("TRITON_CACHE_DIR"))),
+        BackendInfo("torch", ("torch",), "torch", True, (JitCache("TORCHINDUCTOR_CACHE_DIR"), TRITON_CACHE)),
         # Triton kernels take torch tensors, in the interpreter too.
-        BackendInfo("triton", ("triton", "torch"), "triton", True, (JitCache("TRITON_CACHE_DIR"),)),
+        BackendInfo("triton", ("triton", "torch"), "triton", True, (TRITON_CACHE,)),
         BackendInfo("warp", ("warp",), "warp", True, (JitCache("WARP_CACHE_PATH"), CUDA_CACHE), "warp-lang"),
         BackendInfo("taichi", ("taichi",), "taichi", True, (JitCache("TI_OFFLINE_CACHE_FILE_PATH"),)),
         BackendInfo("tinygrad", ("tinygrad",), "tinygrad", True, (JitCache("CACHEDB", file=True),)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+
 def cpu_threads() -> int:
     """Threads a backend should use: all cores this process may run on, or ``JITPI_THREADS``.
 

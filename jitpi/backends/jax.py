@@ -84,30 +84,24 @@ from jax.sharding import Mesh, PartitionSpec
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
-from jitpi.chunking import ChunkPlan, pick_chunk
+from jitpi.chunking import ChunkPlan
+from jitpi.contract import Backend, Chunks
 
-CHUNK = 1 << 18
-"""Samples per loop iteration of ``native`` (static: one compilation per chunk size)."""
-
-SHARED_CHUNK = 1 << 18
-"""Samples per loop iteration of ``shared``: ``SHARED_CHUNK // 2`` Philox blocks."""
-
-NATIVE_KEYED_PER_CHUNK = True
-"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
-
-GPU_CHUNK = 1 << 26
-"""Samples per loop iteration of both variants on a GPU (not yet measured on one): an iteration of
-XLA's while loop costs the GPU some microseconds of loop control, as long as 2**18 samples take
-there, so a GPU gets TensorFlow's and torch's GPU chunk and a call of 2**30 samples 16 iterations."""
+CHUNKS = Chunks(
+    native=1 << 18,  # samples per loop iteration (static: one compilation per chunk size)
+    shared=1 << 18,  # SHARED // 2 Philox blocks per loop iteration
+    # A GPU gets TensorFlow's and torch's GPU chunk: an iteration of XLA's while loop costs a GPU
+    # some microseconds of loop control, as long as 2**18 samples take there (not yet measured).
+    gpu=1 << 26,
+    largest=1 << 28,
+    largest_why="sample positions within a call are int32 lanes",
+)
 
 MAX_PER_CALL = 1 << 30
 """Samples counted by one compiled call, into a uint32 that cannot wrap."""
 
 MAX_IN_FLIGHT = 4
 """Calls dispatched ahead of the oldest unfinished one (see ``_Counts``)."""
-
-MAX_CHUNK = 1 << 28
-"""Largest chunk accepted: sample positions within a call stay below 2**31 (int32 lanes)."""
 
 NATIVE_IMPL = "philox4x32"
 
@@ -117,8 +111,6 @@ random bits), with a margin."""
 
 NAIVE_HARD_MAX = 2**31 - 1
 """XLA indexes an array's elements with int32 on some paths: never ask for a longer array."""
-
-_UNIT_OFFSET = np.float32(1.0 - 2.0**-24)
 
 AXIS = "chunks"
 """Name of the one mesh axis the chunk loop is sharded over."""
@@ -303,10 +295,12 @@ class _Counts:
 # native: jax.random philox4x32, keyed per chunk.
 
 
+def _as_float32(bits):
+    return lax.bitcast_convert_type(bits, jnp.float32)
+
+
 def _unit_midpoint(words):
-    """uint32 words -> float32 in (0, 1): the top 23 bits k give (k + 1/2) * 2**-23, exactly."""
-    bits = (words >> jnp.uint32(9)) | jnp.uint32(0x3F800000)
-    return lax.bitcast_convert_type(bits, jnp.float32) - _UNIT_OFFSET
+    return philox.unit_midpoint(words, bitcast_float32=_as_float32)
 
 
 @functools.partial(jax.jit, static_argnames=("chunk", "mesh"))
@@ -340,7 +334,7 @@ def _native_key(seed: int, device: str):
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of stream ``seed``; ``start`` is a multiple of the chunk."""
-    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))  # checks that start is on a chunk edge
+    plan = ChunkPlan(start, n, CHUNKS.pick(chunk, "native", device))  # checks that start is on a chunk edge
     chunk = plan.chunk
     per_call = max(1, MAX_PER_CALL // chunk) * chunk
     key = _native_key(seed, device)
@@ -358,25 +352,22 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
         return counts.total()
 
 
-def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
-    return pick_chunk(chunk, GPU_CHUNK if device == "gpu" else cpu_default, largest=MAX_CHUNK)
-
-
 # ---------------------------------------------------------------------------------------------
 # shared: Philox4x32-10 in jnp uint32 ops.
 
 
+def _mulhilo(word, multiplier: int):
+    multiplier = jnp.uint32(multiplier)
+    return lax.mulhi(word, multiplier), word * multiplier
+
+
+def _wrapping_add(key, increment: int):
+    return key + jnp.uint32(increment)  # uint32 arithmetic wraps modulo 2**32
+
+
 def _philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 on uint32 arrays, Random123's rounds in ``lax.mul``/``lax.mulhi``."""
-    multiplier_a = jnp.uint32(philox.MULTIPLIER_A)
-    multiplier_b = jnp.uint32(philox.MULTIPLIER_B)
-    for _ in range(philox.ROUNDS):
-        lo_a, hi_a = c0 * multiplier_a, lax.mulhi(c0, multiplier_a)
-        lo_b, hi_b = c2 * multiplier_b, lax.mulhi(c2, multiplier_b)
-        c0, c1, c2, c3 = hi_b ^ c1 ^ k0, lo_b, hi_a ^ c3 ^ k1, lo_a
-        k0 = k0 + jnp.uint32(philox.KEY_INCREMENT_A)
-        k1 = k1 + jnp.uint32(philox.KEY_INCREMENT_B)
-    return c0, c1, c2, c3
+    """Philox4x32-10 on uint32 arrays: ``lax.mulhi`` and a wrapping uint32 product."""
+    return philox.rounds(c0, c1, c2, c3, k0, k1, mulhilo=_mulhilo, bump_key=_wrapping_add)
 
 
 def _signed64(words):
@@ -384,21 +375,19 @@ def _signed64(words):
 
 
 def _inside(x_words, y_words):
-    x = _signed64(x_words)
-    y = _signed64(y_words)
-    return x * x < jnp.int64(philox.INSIDE_BOUND) - y * y
+    return philox.inside_test(x_words, y_words, to_signed=_signed64)
 
 
 @jax.jit
-def _philox_words(counter, key):
-    return jnp.stack(_philox4x32(*counter, *key))
+def _philox_words(counters, key):
+    return jnp.stack(_philox4x32(*counters.T, *key), axis=1)
 
 
-def philox_words(counter: tuple[int, int, int, int], key: tuple[int, int], device: str = "cpu"):
-    """Raw Philox4x32-10 words of one block from this backend's round function (for tests)."""
-    with _scope(device, x64=False):
-        words = _philox_words(jnp.asarray(counter, jnp.uint32), jnp.asarray(key, jnp.uint32))
-        return tuple(int(w) for w in np.asarray(words))
+def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Raw Philox4x32-10 words of this backend's round function for 4-word counters (for tests)."""
+    with _scope("cpu", x64=False):
+        words = _philox_words(jnp.asarray(counters, jnp.uint32), jnp.asarray(key, jnp.uint32))
+        return [tuple(int(w) for w in row) for row in np.asarray(words)]
 
 
 @functools.partial(jax.jit, static_argnames=("blocks", "mesh"))
@@ -437,7 +426,7 @@ _KERNELS = {"native": _native_call, "shared": _shared_call}
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared Philox stream; any start works."""
-    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
+    blocks = max(1, CHUNKS.pick(chunk, "shared", device) // 2)
     k0, k1 = (np.uint32(word) for word in philox.split_seed(seed))
     mesh = _mesh(device)
     counts = _Counts()
@@ -512,7 +501,7 @@ def compiled_temp_bytes(device: str = "cpu") -> tuple[int, int]:
     """XLA's temporary buffer sizes of the compiled native and shared kernels (independent of n)."""
     with _scope(device):
         key = _native_key(0, device)
-        native = _native_call.lower(key, np.uint64(0), np.int64(1), np.int64(1), chunk=CHUNK)
+        native = _native_call.lower(key, np.uint64(0), np.int64(1), np.int64(1), chunk=CHUNKS.native)
         shared = _shared_call.lower(
             np.uint32(0),
             np.uint32(0),
@@ -520,8 +509,26 @@ def compiled_temp_bytes(device: str = "cpu") -> tuple[int, int]:
             np.int64(0),
             np.int64(1),
             np.int64(1),
-            blocks=SHARED_CHUNK // 2,
+            blocks=CHUNKS.shared // 2,
         )
         return tuple(  # type: ignore[return-value]
             lowered.compile().memory_analysis().temp_size_in_bytes for lowered in (native, shared)
         )
+
+
+def compile_count() -> int:
+    return sum(compile_counts().values())
+
+
+BACKEND = Backend(
+    name="jax",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    devices=("cpu", "gpu"),
+    device_unavailable_reason=device_unavailable_reason,
+    native_keyed_per_chunk=True,
+    naive_max_n=naive_max_n,
+    philox_words=philox_words,
+    compile_count=compile_count,
+)

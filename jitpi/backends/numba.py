@@ -97,16 +97,16 @@ from numba import njit, prange
 
 from jitpi import philox
 from jitpi.backends import cpu_threads
-from jitpi.chunking import pick_chunk
+from jitpi.contract import Backend, Chunks
 from jitpi.registry import BackendUnavailable
 
-CHUNK = 1 << 20
-"""Samples per prange iteration of ``native``: large enough to amortise scheduling."""
-
-SHARED_CHUNK = 1 << 20
-"""Samples per prange iteration of ``shared`` (a multiple of 2: whole Philox blocks)."""
-
-SMALLEST_CHUNK = 2
+CHUNKS = Chunks(
+    native=1 << 20,  # samples per prange iteration: large enough to amortise scheduling
+    shared=1 << 20,  # likewise, whole Philox blocks
+    # Samples per kernel launch on a GPU: launches stay short (an estimated 10-20 ms each on an
+    # H100, not measured yet), and n = 2**40 takes 256 of them, each some tens of microseconds.
+    gpu=1 << 32,
+)
 
 NAIVE_MAX_N = 2**40
 """The naive loop keeps no arrays: it accepts every n of the contract."""
@@ -115,10 +115,6 @@ NAIVE_ON_GPU = (
     "the naive variant is the article's serial loop of random.random() draws on Numba's one "
     "Mersenne Twister; it has no GPU form (use variant='native' or 'shared' on the GPU)"
 )
-
-GPU_CHUNK = 1 << 32
-"""Samples per kernel launch on a GPU: launches stay short (an estimated 10-20 ms each on an H100,
-not measured yet), and n = 2**40 takes 256 of them, each costing some tens of microseconds of Python."""
 
 GPU_THREADS = 256
 """Threads per block on a GPU; a power of two, for the block's tree reduction."""
@@ -134,9 +130,9 @@ _BOUND = np.int64(philox.INSIDE_BOUND)
 _S32 = np.uint64(32)
 _ZERO = np.uint64(0)
 
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
+_GAMMA = np.uint64(philox.SPLITMIX_GAMMA)
+_MIX1 = np.uint64(philox.SPLITMIX_MUL1)
+_MIX2 = np.uint64(philox.SPLITMIX_MUL2)
 _S30 = np.uint64(30)
 _S27 = np.uint64(27)
 _S31 = np.uint64(31)
@@ -165,11 +161,6 @@ def device_unavailable_reason(device: str) -> str | None:
     why = cuda.cuda_error() if hasattr(cuda, "cuda_error") else None
     detail = " ".join(str(why).split()).split(". ")[0].rstrip(".") if why else "no CUDA device visible"
     return f"no CUDA GPU for numba here (numba {numba.__version__}, {_cuda_flavour(cuda)}: {detail})"
-
-
-def variant_unavailable_reason(variant: str, device: str) -> str | None:
-    """``naive`` is a serial CPU loop: it has no GPU form (``native`` and ``shared`` do)."""
-    return NAIVE_ON_GPU if variant == "naive" and device == "gpu" else None
 
 
 def describe(device: str) -> str:
@@ -233,7 +224,7 @@ def _low_signed(word):
 
 
 @njit
-def philox_words(c0, c1, c2, c3, k0, k1):
+def _philox_words(c0, c1, c2, c3, k0, k1):
     """Raw Philox4x32-10 words of one block, from the kernel's own round function (for tests)."""
     key0, key1 = np.uint64(k0) & _U32, np.uint64(k1) & _U32
     w0, w1, w2, w3 = _philox(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), key0, key1)
@@ -246,10 +237,7 @@ def philox_words(c0, c1, c2, c3, k0, k1):
 
 def native_key(seed: int) -> np.uint64:
     """The SplitMix64 state offset of stream ``seed``: the finaliser of ``seed + GAMMA``."""
-    z = (seed + int(_GAMMA)) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * int(_MIX1)) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * int(_MIX2)) & 0xFFFFFFFFFFFFFFFF
-    return np.uint64(z ^ (z >> 31))
+    return np.uint64(philox.splitmix64(seed))
 
 
 @njit(inline="always")
@@ -280,7 +268,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     """Hits among samples [start, start + n) of SplitMix64 stream ``seed``; any start works."""
     if device == "gpu":
         return _gpu_count("native", n, start, chunk, (native_key(seed),))
-    chunk = pick_chunk(chunk, CHUNK)
+    chunk = CHUNKS.pick(chunk, "native")
     _threads()
     return int(_native_kernel(np.int64(start), np.int64(n), native_key(seed), np.int64(chunk)))
 
@@ -341,7 +329,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     k0, k1 = (np.uint64(word) for word in philox.split_seed(seed))
     if device == "gpu":
         return _gpu_count("shared", n, start, chunk, (np.uint32(k0), np.uint32(k1)))
-    chunk = pick_chunk(chunk, SHARED_CHUNK)
+    chunk = CHUNKS.pick(chunk, "shared")
     _threads()
     end = start + n
     first_block, end_block = start // 2, end // 2  # blocks whose two samples are both in range
@@ -433,7 +421,7 @@ def _describe_gpu() -> str:
     name = name.decode() if isinstance(name, bytes) else name
     return (
         f"{what}, CUDA kernels compiled for {name}: one wave of {GPU_THREADS}-thread blocks, "
-        f"{GPU_CHUNK} samples per launch; native and shared only (naive is a CPU loop)"
+        f"{CHUNKS.gpu} samples per launch; native and shared only (naive is a CPU loop)"
     )
 
 
@@ -574,7 +562,7 @@ def _gpu_kernel(kind: str) -> tuple:
 
 def _gpu_count(kind: str, n: int, start: int, chunk: int | None, keys: tuple) -> int:
     """Hits among samples [start, start + n): one launch per ``chunk`` samples, one sum at the end."""
-    chunk = pick_chunk(chunk, GPU_CHUNK)
+    chunk = CHUNKS.pick(chunk, kind, "gpu")
     kernel, (blocks, threads) = _gpu_kernel(kind)
     partials = _cuda().to_device(np.zeros(blocks, dtype=np.int64))
     launch = kernel[blocks, threads]
@@ -582,3 +570,30 @@ def _gpu_count(kind: str, n: int, start: int, chunk: int | None, keys: tuple) ->
     for first in range(start, end, chunk):
         launch(partials, np.int64(first), np.int64(min(first + chunk, end)), *keys)
     return int(partials.copy_to_host().sum(dtype=np.int64))  # the copy waits for the kernels
+
+
+def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The CPU kernels' round function on raw 4-word counters (the known-answer tests)."""
+    return [tuple(int(word) for word in _philox_words(*counter, *key)) for counter in counters]
+
+
+_CPU_KERNELS = (_native_kernel, _shared_kernel, _shared_edge, _naive_loop)
+
+
+def compile_count() -> int:
+    """Signatures compiled so far: one per CPU kernel, one per GPU kernel built."""
+    return sum(len(kernel.signatures) for kernel in _CPU_KERNELS) + len(_gpu)
+
+
+BACKEND = Backend(
+    name="numba",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    devices=("cpu", "gpu"),
+    device_unavailable_reason=device_unavailable_reason,
+    not_on_gpu={"naive": NAIVE_ON_GPU},
+    naive_max_n=naive_max_n,
+    philox_words=philox_words,
+    compile_count=compile_count,
+)

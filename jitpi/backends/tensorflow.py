@@ -60,7 +60,8 @@ from collections.abc import Callable, Iterator
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
-from jitpi.chunking import ChunkPlan, pick_chunk
+from jitpi.chunking import ChunkPlan
+from jitpi.contract import Backend, Chunks
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # INFO and WARNING; errors still print
 
@@ -97,17 +98,13 @@ def _filtered_stderr() -> Iterator[None]:
 with _filtered_stderr():
     import tensorflow as tf
 
-CHUNK = 1 << 20
-"""native: samples per chunk (two per Philox block; one int32 count per block, 2 MiB, is all XLA stores)."""
-SHARED_CHUNK = 1 << 21
-"""shared: samples per loop step (SHARED_CHUNK // 2 Philox blocks)."""
-NATIVE_KEYED_PER_CHUNK = True
-"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
-
-GPU_CHUNK = 1 << 26
-"""Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
-MAX_CHUNK = 1 << 30
-"""Per-chunk counts are int32; the carry across chunks is int64."""
+CHUNKS = Chunks(
+    native=1 << 20,  # two samples per Philox block; one int32 count per block (2 MiB) is all XLA stores
+    shared=1 << 21,  # SHARED // 2 Philox blocks per loop step
+    gpu=1 << 26,  # both variants on a GPU, where a CPU-sized chunk would leave most of it idle
+    largest=1 << 30,
+    largest_why="int32 per-chunk counts",
+)
 NAIVE_BYTES_PER_SAMPLE = 24
 """naive: two float32 uniforms (8 B) plus XLA's temporaries (the RNG's uint32 bits, the mask)."""
 
@@ -142,7 +139,7 @@ def describe(device: str) -> str:
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))
+    plan = ChunkPlan(start, n, CHUNKS.pick(chunk, "native", device))
     run = _function("native", plan.chunk)
     with _device(device):
         total = run(_i64(_as_signed64(seed)), _i64(plan.first_chunk), _i64(plan.full_chunks), _i64(plan.tail))
@@ -150,7 +147,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
+    blocks = max(1, CHUNKS.pick(chunk, "shared", device) // 2)
     end = start + n
     first_block, end_block = start // 2, (end + 1) // 2
     steps = -(-(end_block - first_block) // blocks)
@@ -187,25 +184,21 @@ def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, in
     return [tuple(int(w) for w in row) for row in tf.stack(out, axis=1).numpy()]
 
 
+def _mulhilo(word, multiplier: int):
+    """One uint64 product of the zero-extended word; its halves as uint32 words."""
+    product = tf.cast(word, tf.uint64) * tf.constant(multiplier, tf.uint64)
+    return _high32(product), tf.cast(product, tf.uint32)  # uint64 -> uint32 keeps the low word
+
+
+def _wrapping_add(key, increment: int):
+    return key + tf.constant(increment, tf.uint32)  # uint32 addition wraps
+
+
 def _philox(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 on uint32 tensors: mulhilo through one uint64 product per multiplier."""
-    multiplier_a = tf.constant(philox.MULTIPLIER_A, tf.uint64)
-    multiplier_b = tf.constant(philox.MULTIPLIER_B, tf.uint64)
-    increment_a = tf.constant(philox.KEY_INCREMENT_A, tf.uint32)
-    increment_b = tf.constant(philox.KEY_INCREMENT_B, tf.uint32)
-    xor = tf.bitwise.bitwise_xor
-    for _ in range(philox.ROUNDS):
-        product_a = tf.cast(c0, tf.uint64) * multiplier_a
-        product_b = tf.cast(c2, tf.uint64) * multiplier_b
-        c0, c1, c2, c3 = (
-            xor(xor(_high32(product_b), c1), k0),
-            tf.cast(product_b, tf.uint32),  # uint64 -> uint32 keeps the low word
-            xor(xor(_high32(product_a), c3), k1),
-            tf.cast(product_a, tf.uint32),
-        )
-        k0 = k0 + increment_a  # uint32 addition wraps
-        k1 = k1 + increment_b
-    return c0, c1, c2, c3
+    """Philox4x32-10 on uint32 tensors."""
+    return philox.rounds(
+        c0, c1, c2, c3, k0, k1, mulhilo=_mulhilo, bump_key=_wrapping_add, xor=tf.bitwise.bitwise_xor
+    )
 
 
 _philox_jit = tf.function(_philox, jit_compile=True)
@@ -215,11 +208,12 @@ def _high32(value):
     return tf.cast(tf.bitwise.right_shift(value, tf.constant(32, value.dtype)), tf.uint32)
 
 
+def _signed64(words):
+    return tf.cast(tf.bitcast(words, tf.int32), tf.int64)
+
+
 def _inside(x_words, y_words):
-    """The exact test x*x + y*y < 2**62 on words read as signed 32-bit, in int64."""
-    x = tf.cast(tf.bitcast(x_words, tf.int32), tf.int64)
-    y = tf.cast(tf.bitcast(y_words, tf.int32), tf.int64)
-    return x * x < tf.constant(philox.INSIDE_BOUND, tf.int64) - y * y
+    return philox.inside_test(x_words, y_words, to_signed=_signed64)
 
 
 def _function(kind: str, size: int) -> Callable:
@@ -251,11 +245,21 @@ def _native_words(seed, chunk_index, blocks: int):
 _native_words_jit = tf.function(_native_words, jit_compile=True)
 
 
+def _as_float32(bits):
+    return tf.bitcast(bits, tf.float32)
+
+
+def _uint32_op(op):
+    return lambda words, constant: op(words, tf.constant(constant, tf.uint32))
+
+
 def _unit_midpoint(words):
-    """uint32 words -> float32 in (0, 1): the top 23 bits k give (k + 1/2) * 2**-23, exactly."""
-    shifted = tf.bitwise.right_shift(words, tf.constant(9, tf.uint32))
-    bits = tf.bitwise.bitwise_or(shifted, tf.constant(0x3F800000, tf.uint32))  # [1, 2) on the grid
-    return tf.bitcast(bits, tf.float32) - tf.constant(1.0 - 2.0**-24, tf.float32)
+    return philox.unit_midpoint(
+        words,
+        bitcast_float32=_as_float32,
+        shift=_uint32_op(tf.bitwise.right_shift),
+        bitwise_or=_uint32_op(tf.bitwise.bitwise_or),
+    )
 
 
 def _build_native(chunk: int) -> Callable:
@@ -315,13 +319,8 @@ def _build_shared(blocks: int) -> Callable:
 
 def tracing_count(kind: str, size: int | None = None) -> int:
     """How often the compiled function of a variant was traced (each trace is one XLA compile)."""
-    size = size or {"native": CHUNK, "shared": SHARED_CHUNK // 2}[kind]
+    size = size or {"native": CHUNKS.native, "shared": CHUNKS.shared // 2}[kind]
     return _function(kind, size).experimental_get_tracing_count()
-
-
-def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
-    default = GPU_CHUNK if device == "gpu" else cpu_default
-    return pick_chunk(chunk, default, largest=MAX_CHUNK, why="int32 per-chunk counts")
 
 
 def _as_signed64(value: int) -> int:
@@ -335,3 +334,26 @@ def _i64(value: int) -> tf.Tensor:
 
 def _device(device: str):
     return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
+
+
+def compile_count() -> int:
+    """Traces (each one XLA compile) of every compiled function held, the naive per-n ones included."""
+    with _lock:
+        held = list(_functions.values())
+    return sum(function.experimental_get_tracing_count() for function in held) + (
+        _naive_run.experimental_get_tracing_count()
+    )
+
+
+BACKEND = Backend(
+    name="tensorflow",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    devices=("cpu", "gpu"),
+    device_unavailable_reason=device_unavailable_reason,
+    native_keyed_per_chunk=True,
+    naive_max_n=naive_max_n,
+    philox_words=philox_words,
+    compile_count=compile_count,
+)

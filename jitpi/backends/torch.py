@@ -45,25 +45,22 @@ import torch._inductor.inductor_prims  # registers prims.inductor_random
 
 from jitpi import philox
 from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
-from jitpi.chunking import ChunkPlan, pick_chunk
+from jitpi.chunking import ChunkPlan
+from jitpi.contract import Backend, Chunks
 
-CHUNK = 1 << 20
-"""native: samples per compiled call (two float32 uniforms each, never materialised)."""
-SHARED_CHUNK = 1 << 21
-"""shared: samples per compiled call (SHARED_CHUNK // 2 Philox blocks)."""
-GPU_CHUNK = 1 << 26
-"""Both variants on a GPU, where a CPU-sized chunk would leave most of the device idle."""
-MAX_CHUNK = 1 << 30
-"""Inductor's compiled RNG indexes elements with int32 offsets: keep a chunk well below 2**31."""
+CHUNKS = Chunks(
+    native=1 << 20,  # samples per compiled call (two float32 uniforms each, never materialised)
+    shared=1 << 21,  # samples per compiled call (SHARED // 2 Philox blocks)
+    gpu=1 << 26,  # both variants on a GPU, where a CPU-sized chunk would leave most of it idle
+    largest=1 << 30,
+    largest_why="Inductor's RNG offsets are int32",
+)
 MAX_CPU_CHUNKS = 1 << 31
 """native on the CPU: two 32-bit keys per chunk, distinct for chunk indices below 2**31."""
-NATIVE_KEYED_PER_CHUNK = True
-"""native's stream depends on the chunk: a split must start on the chunk edges of the device's chunk."""
 NAIVE_BYTES_PER_SAMPLE = 12
 """naive: x and y in float32 (8 B) and slack; the compiled reduction allocates no temporaries."""
 
 MASK32 = philox.MASK32
-_MASK64 = (1 << 64) - 1
 
 torch.set_num_threads(cpu_threads())
 _lock = threading.Lock()
@@ -86,7 +83,7 @@ def describe(device: str) -> str:
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    plan = ChunkPlan(start, n, _chunk(chunk, CHUNK, device))
+    plan = ChunkPlan(start, n, CHUNKS.pick(chunk, "native", device))
     where = _torch_device(device)
     if where.type == "cpu" and plan.end_chunk > MAX_CPU_CHUNKS:
         raise ValueError(
@@ -107,11 +104,11 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    blocks = max(1, _chunk(chunk, SHARED_CHUNK, device) // 2)
+    blocks = max(1, CHUNKS.pick(chunk, "shared", device) // 2)
     where = _torch_device(device)
     run = _function("shared", blocks, where)
     end = start + n
-    first_block, end_block = start // 2, (end + 1) // 2
+    first_block, end_block = philox.block_range(start, n)
     key = [_scalar(word, where) for word in philox.split_seed(seed)]
     bounds = _scalar(start, where), _scalar(end, where)
     block = _scalar(first_block, where)
@@ -125,7 +122,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 def naive(n: int, seed: int, *, device: str = "cpu") -> int:
     where = _torch_device(device)
     generator = torch.Generator(device=where)
-    generator.manual_seed(_mix64(seed))
+    generator.manual_seed(philox.splitmix64(seed))
     x = torch.rand(n, generator=generator, device=where)
     y = torch.rand(n, generator=generator, device=where)
     return int(_naive_count(x, y).item())
@@ -167,13 +164,7 @@ def _mulhilo(a: torch.Tensor, multiplier: int) -> tuple[torch.Tensor, torch.Tens
 
 def _philox(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on uint32 words held in int64 tensors."""
-    for _ in range(philox.ROUNDS):
-        high_b, low_b = _mulhilo(c2, philox.MULTIPLIER_B)
-        high_a, low_a = _mulhilo(c0, philox.MULTIPLIER_A)
-        c0, c1, c2, c3 = high_b ^ c1 ^ k0, low_b, high_a ^ c3 ^ k1, low_a
-        k0 = (k0 + philox.KEY_INCREMENT_A) & MASK32
-        k1 = (k1 + philox.KEY_INCREMENT_B) & MASK32
-    return c0, c1, c2, c3
+    return philox.rounds(c0, c1, c2, c3, k0, k1, mulhilo=_mulhilo)
 
 
 def _signed32(word: torch.Tensor) -> torch.Tensor:
@@ -181,9 +172,7 @@ def _signed32(word: torch.Tensor) -> torch.Tensor:
 
 
 def _inside(x_word: torch.Tensor, y_word: torch.Tensor) -> torch.Tensor:
-    """The exact test x*x + y*y < 2**62 on words read as signed 32-bit, in int64."""
-    x, y = _signed32(x_word), _signed32(y_word)
-    return x * x < philox.INSIDE_BOUND - y * y
+    return philox.inside_test(x_word, y_word, to_signed=_signed32)
 
 
 def _native_template(base, index, limit, *, chunk, device):
@@ -198,9 +187,9 @@ def _shared_template(first_block, start, end, k0, k1, *, chunk, device):
     block = first_block + torch.arange(chunk, dtype=torch.int64, device=device)
     zero = torch.zeros_like(block)
     w0, w1, w2, w3 = _philox(block & MASK32, block >> 32, zero, zero, k0, k1)
-    even = 2 * block
-    hits = (_inside(w0, w1) & (even >= start) & (even < end)).to(torch.int32) + (
-        _inside(w2, w3) & (even + 1 >= start) & (even + 1 < end)
+    take_even, take_odd = philox.sample_masks(2 * block, start, end)
+    hits = (_inside(w0, w1) & take_even).to(torch.int32) + (
+        _inside(w2, w3) & take_odd
     ).to(torch.int32)  # one count per block, so each block's Philox is computed once
     return hits.sum(dtype=torch.int64)
 
@@ -229,24 +218,16 @@ def _function(kind: str, chunk: int, device: torch.device) -> Callable:
         return _functions[key]
 
 
-def compiled_graphs() -> int:
+def compile_count() -> int:
     """Graphs Dynamo has compiled in this process (tests check that a new n adds none)."""
     from torch._dynamo.utils import counters
 
     return counters["stats"]["unique_graphs"]
 
 
-def _mix64(value: int) -> int:
-    """SplitMix64's finaliser: a bijection on 64-bit ints that spreads every input bit."""
-    value = (value + 0x9E3779B97F4A7C15) & _MASK64
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return value ^ (value >> 31)
-
-
 def _key_base(seed: int) -> int:
     """native's first key for stream ``seed``: mixed, and below 2**62 so that keys never overflow."""
-    return _mix64(seed) & ((1 << 62) - 1)
+    return philox.splitmix64(seed) & ((1 << 62) - 1)
 
 
 def chunk_keys(seed: int, index: int) -> tuple[int, int]:
@@ -275,14 +256,23 @@ def _compiled_rng_refusal(device: torch.device) -> str | None:
     return None
 
 
-def _chunk(chunk: int | None, cpu_default: int, device: str) -> int:
-    default = GPU_CHUNK if device == "gpu" else cpu_default
-    return pick_chunk(chunk, default, largest=MAX_CHUNK, why="Inductor's RNG offsets are int32")
-
-
 def _scalar(value: int, device: torch.device) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.int64, device=device)
 
 
 def _torch_device(device: str) -> torch.device:
     return torch.device("cuda") if device == "gpu" else torch.device("cpu")
+
+
+BACKEND = Backend(
+    name="torch",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    devices=("cpu", "gpu"),
+    device_unavailable_reason=device_unavailable_reason,
+    native_keyed_per_chunk=True,
+    naive_max_n=naive_max_n,
+    philox_words=philox_words,
+    compile_count=compile_count,
+)

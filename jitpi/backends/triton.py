@@ -50,13 +50,13 @@ from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
 from jitpi._validation import MAX_N
+from jitpi.contract import Backend, Chunks
 
-CHUNK = 1 << 20
-"""Samples per launch on the interpreter: 16 programs of 2**16 samples."""
-SHARED_CHUNK = CHUNK
-GPU_CHUNK = 1 << 28
-"""Samples per launch on a GPU: 8192 programs of 2 * BLOCK * ITERS = 32768 samples."""
-SMALLEST_CHUNK = 8
+CHUNKS = Chunks(
+    native=1 << 20,  # samples per launch on the interpreter: 16 programs of 2**16 samples
+    shared=1 << 20,
+    gpu=1 << 28,  # samples per launch on a GPU: 8192 programs of 2 * BLOCK * ITERS = 32768 samples
+)
 
 INTERPRETER_BLOCK = 1 << 15
 """Philox blocks (two samples each) per interpreted program. Each program costs ~200 Python-level
@@ -151,6 +151,22 @@ def _words_kernel(out, blocks, count, seed, BLOCK: tl.constexpr):
     tl.store(out + 4 * index + 3, w3.to(tl.int32, bitcast=True), mask=mask)
 
 
+def _counter_words_kernel(out, counters, count, seed, BLOCK: tl.constexpr):
+    """Philox4x32-10 (``tl.philox``, the round function ``tl.randint4x`` runs) of raw 4-word counters."""
+    pid = tl.program_id(0).to(tl.int64)
+    index = pid * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+    mask = index < count.to(tl.int64)
+    c0 = tl.load(counters + 4 * index, mask=mask, other=0).to(tl.uint32, bitcast=True)
+    c1 = tl.load(counters + 4 * index + 1, mask=mask, other=0).to(tl.uint32, bitcast=True)
+    c2 = tl.load(counters + 4 * index + 2, mask=mask, other=0).to(tl.uint32, bitcast=True)
+    c3 = tl.load(counters + 4 * index + 3, mask=mask, other=0).to(tl.uint32, bitcast=True)
+    w0, w1, w2, w3 = tl.philox(seed, c0, c1, c2, c3)
+    tl.store(out + 4 * index, w0.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 1, w1.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 2, w2.to(tl.int32, bitcast=True), mask=mask)
+    tl.store(out + 4 * index + 3, w3.to(tl.int32, bitcast=True), mask=mask)
+
+
 # Scalar types for the compiled kernels: fixed, so that a value's size never selects another
 # compile (a Python int is i32, u32, i64 or u64 by value otherwise), and not specialised (== 1,
 # divisibility by 16). The interpreter types ints by value; the kernels cast them explicitly.
@@ -159,6 +175,7 @@ _SCALARS = {
     _native_kernel: {"first_block": "i64", "start": "i64", "end": "i64", "seed": "u64"},
     _naive_kernel: {"n": "i64", "seed": "u64"},
     _words_kernel: {"count": "i64", "seed": "u64"},
+    _counter_words_kernel: {"count": "i64", "seed": "u64"},
 }
 
 
@@ -227,12 +244,18 @@ def _interpreted(kernel: Callable) -> InterpretedFunction:
     return InterpretedFunction(_rebind(kernel, namespace))
 
 
-@cache
+_COMPILED: dict[Callable, JITFunction] = {}
+
+
 def _compiled(kernel: Callable) -> JITFunction:
-    scalars = _SCALARS[kernel]
-    annotated = _rebind(kernel, kernel.__globals__)
-    annotated.__annotations__.update(scalars)
-    return JITFunction(annotated, do_not_specialize=list(scalars))
+    """The kernel as a ``JITFunction`` (built once; it compiles per device on its first launch)."""
+    with _LOCK:
+        if kernel not in _COMPILED:
+            scalars = _SCALARS[kernel]
+            annotated = _rebind(kernel, kernel.__globals__)
+            annotated.__annotations__.update(scalars)
+            _COMPILED[kernel] = JITFunction(annotated, do_not_specialize=list(scalars))
+        return _COMPILED[kernel]
 
 
 def _interpret_knob_reason() -> str | None:
@@ -266,7 +289,7 @@ def describe(device: str) -> str:
     name = torch.cuda.get_device_name() if torch.cuda.is_available() else "GPU"
     return (
         f"triton {triton.__version__}, compiled for {name}; BLOCK={GPU_BLOCK}, ITERS={GPU_ITERS}, "
-        f"num_warps={GPU_WARPS}, {GPU_CHUNK} samples per launch"
+        f"num_warps={GPU_WARPS}, {CHUNKS.gpu} samples per launch"
     )
 
 
@@ -283,12 +306,11 @@ def _interpreter_block(blocks: int) -> int:
     return max(16, min(INTERPRETER_BLOCK, 1 << max(0, blocks - 1).bit_length()))
 
 
-def _chunked(kernel: Callable, n: int, seed: int, start: int, chunk: int | None, device: str) -> int:
+def _chunked(
+    kernel: Callable, variant: str, n: int, seed: int, start: int, chunk: int | None, device: str
+) -> int:
     """Hits among samples [start, start + n), one launch per ``chunk`` samples."""
-    if chunk is None:
-        chunk = GPU_CHUNK if device == "gpu" else CHUNK
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk}")
+    chunk = CHUNKS.pick(chunk, variant, device)
     if device == "gpu":
         block, iters, launch_options = GPU_BLOCK, GPU_ITERS, GPU_OPTIONS
     else:  # the interpreter compiles nothing: size the programs to the work
@@ -311,7 +333,7 @@ def _chunked(kernel: Callable, n: int, seed: int, start: int, chunk: int | None,
 
 def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
     """Hits among samples [start, start + n) of the shared stream (exact integer inside test)."""
-    return _chunked(_shared_kernel, n, seed, start, chunk, device)
+    return _chunked(_shared_kernel, "shared", n, seed, start, chunk, device)
 
 
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
@@ -320,7 +342,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     The stream is indexed by sample, not by chunk, so ``start`` may be anything and the count does
     not depend on ``chunk``.
     """
-    return _chunked(_native_kernel, n, seed, start, chunk, device)
+    return _chunked(_native_kernel, "native", n, seed, start, chunk, device)
 
 
 def naive_max_n(device: str) -> int:
@@ -359,3 +381,44 @@ def philox_words(blocks: Sequence[int] | np.ndarray, seed: int, *, device: str =
         with _LOCK:
             function[(-(-count // block),)](out, offsets, count, seed, BLOCK=block, **launch_options)
     return out[: 4 * count].cpu().numpy().view(np.uint32).reshape(count, 4)
+
+
+def counter_words(counters, key: tuple[int, int], *, device: str = "cpu") -> list[tuple[int, int, int, int]]:
+    """``tl.philox`` on raw 4-word counters under key (k0, k1), i.e. seed ``k0 + 2**32 k1``."""
+    words = np.asarray(counters, dtype=np.uint32).reshape(-1, 4).view(np.int32)
+    where = _torch_device(device)
+    flat = torch.as_tensor(words.reshape(-1).copy(), device=where)
+    count = len(words)
+    out = torch.zeros(4 * max(count, 1), dtype=torch.int32, device=where)
+    seed = (key[0] & 0xFFFFFFFF) | (key[1] & 0xFFFFFFFF) << 32
+    if count:
+        if device == "gpu":
+            block, function, options = GPU_BLOCK, _compiled(_counter_words_kernel), GPU_OPTIONS
+        else:
+            block, function, options = _interpreter_block(count), _interpreted(_counter_words_kernel), {}
+        with _LOCK:
+            function[(-(-count // block),)](out, flat, count, seed, BLOCK=block, **options)
+    rows = out[: 4 * count].cpu().numpy().view(np.uint32).reshape(count, 4)
+    return [tuple(int(word) for word in row) for row in rows]
+
+
+def compile_count() -> int:
+    """Kernels compiled for the GPU so far (the interpreter compiles nothing)."""
+    with _LOCK:
+        built = list(_COMPILED.values())
+    return sum(len(caches[0]) for function in built for caches in function.device_caches.values())
+
+
+BACKEND = Backend(
+    name="triton",
+    describe=describe,
+    kernels={"naive": naive, "native": native, "shared": shared},
+    chunks=CHUNKS,
+    devices=("cpu", "gpu"),
+    device_unavailable_reason=device_unavailable_reason,
+    naive_max_n=naive_max_n,
+    # The interpreter: about 1 M samples per second here.
+    cpu_max_n={"naive": 10**6, "native": 10**6, "shared": 10**6},
+    philox_words=counter_words,
+    compile_count=compile_count,
+)
