@@ -7,9 +7,12 @@ import os
 import pytest
 
 import jitpi
+from jitpi import registry
+from jitpi.contract import Backend
 
-# Backends that run at interpreter speed here get smaller n in the statistical tests.
-SLOW_BACKENDS = {"python", "triton"}
+LARGE_N = 10**8
+"""A backend whose ``cpu_max_n`` for a variant is below this runs at interpreter speed here: the
+statistical tests give it smaller n, and the tests at n = 1e8 skip it."""
 
 
 def require(backend: str, device: str = "cpu", variant: str | None = None) -> None:
@@ -31,7 +34,12 @@ def backend(request) -> str:
     return request.param
 
 
-def backend_module(backend: str):
-    from jitpi import registry
-
+def backend_object(backend: str) -> Backend:
+    """The checked ``BACKEND`` of a backend module (its kernels, chunks, bounds and test hooks)."""
     return registry.load(backend)
+
+
+def is_slow(backend: str, variant: str) -> bool:
+    """Whether one call of ``variant`` at n = 1e8 is beyond what ``backend`` does quickly here."""
+    bound = backend_object(backend).affordable_n(variant)
+    return bound is not None and bound < LARGE_N
