@@ -12,9 +12,11 @@ json5 = pytest.importorskip("json5")
 asv_config = pytest.importorskip("asv.config")
 from packaging.requirements import Requirement  # noqa: E402 - after the skips above
 
+from jitpi.registry import REGISTRY  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF_PATH = ROOT / "asv.conf.json"
-BACKEND_EXTRAS = ("numba", "jax", "tensorflow", "torch", "triton")
+BACKEND_EXTRAS = tuple(dict.fromkeys(info.extra for info in REGISTRY.values() if info.extra))
 
 
 @pytest.fixture(scope="module")

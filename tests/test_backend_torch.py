@@ -8,7 +8,6 @@ import pytest
 from conftest import require
 
 import jitpi
-from jitpi import philox
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +15,10 @@ def backend():
     require("torch")
     from jitpi import registry
 
-    return registry.load("torch")
+    registry.load("torch")
+    from jitpi.backends import torch as module
+
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +28,16 @@ def torch(backend):
     return torch
 
 
-@pytest.mark.parametrize(("counter", "key", "expected"), philox.KNOWN_ANSWERS)
-def test_philox_words_match_random123(backend, counter, key, expected):
-    assert backend.philox_words([counter], key) == [expected]
-
-
 def test_one_graph_serves_every_n(backend):
     """The tail limit and the block offsets are tensors: a new n, seed or start compiles nothing."""
     backend.native(1, 1)
     backend.shared(1, 1)
-    graphs = backend.compiled_graphs()
-    for n in (1000, backend.CHUNK + 1, 2 * backend.CHUNK + 17):
+    graphs = backend.compile_count()
+    for n in (1000, backend.CHUNKS.native + 1, 2 * backend.CHUNKS.native + 17):
         backend.native(n, n)
-    for n in (1001, backend.SHARED_CHUNK + 1, 2 * backend.SHARED_CHUNK + 17):
+    for n in (1001, backend.CHUNKS.shared + 1, 2 * backend.CHUNKS.shared + 17):
         backend.shared(n, n, start=n)
-    assert backend.compiled_graphs() == graphs
+    assert backend.compile_count() == graphs
 
 
 @pytest.mark.parametrize("variant", ["native", "shared", "naive"])
@@ -123,7 +120,7 @@ def test_describe_names_inductor_and_threads(backend, torch):
 
 def test_chunk_bounds_are_checked(backend):
     with pytest.raises(ValueError, match="chunk must be"):
-        backend.native(10, 1, chunk=backend.MAX_CHUNK + 1)
+        backend.native(10, 1, chunk=backend.CHUNKS.largest + 1)
 
 
 def test_native_is_thread_safe():

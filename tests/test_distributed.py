@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import require
+from conftest import backend_object, is_slow, require
 
 import jitpi
 
@@ -30,11 +30,12 @@ def client():
 
 
 @pytest.mark.parametrize("variant", ["shared", "native"])
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", jitpi.BACKENDS)
 def test_cluster_count_is_bit_identical(client, backend, variant):
     require(backend, variant=variant)
-    module = jitpi.registry.load(backend)
-    n = 3 * module.CHUNK + 17  # several chunk tasks and a tail
+    if is_slow(backend, variant):
+        pytest.skip(f"{backend} ({variant}) runs at interpreter speed here")
+    n = 3 * backend_object(backend).chunks.native + 17  # several chunk tasks and a tail
     expected = jitpi.count_hits(n, backend=backend, seed=2**64 - 1, variant=variant)
     assert jitpi.count_hits(n, backend=backend, seed=2**64 - 1, variant=variant, client=client) == expected
     from jitpi.distributed import count_hits_on
@@ -152,31 +153,32 @@ def test_command_line_refuses_a_bad_scheduler_address(address):
     assert "--scheduler" in finished.stderr and "Traceback" not in finished.stderr
 
 
-@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
 def test_native_tasks_start_on_the_devices_chunk_edges(backend):
-    """Their native streams are keyed per chunk, and a GPU uses a larger chunk: tasks must align to it."""
-    require(backend)
+    """Where native streams are keyed per chunk, and a GPU uses a larger chunk, tasks align to it."""
+    loaded = backend_object(backend)
+    if not loaded.native_keyed_per_chunk:
+        pytest.skip(f"{backend}'s native stream is not keyed per chunk")
     from jitpi.distributed import task_alignment
 
-    module = jitpi.registry.load(backend)
-    assert task_alignment(backend, "native", "cpu") == module.CHUNK
-    assert task_alignment(backend, "native", "gpu") == module.GPU_CHUNK
+    chunks = loaded.chunks
+    assert task_alignment(backend, "native", "cpu") == chunks.native
+    assert task_alignment(backend, "native", "gpu") == chunks.default("native", "gpu")
     assert task_alignment(backend, "shared", "gpu") == 2
     with pytest.raises(ValueError, match="multiple of chunk"):
-        module.native(10, 1, start=module.CHUNK + 1, chunk=module.CHUNK)
+        loaded.kernel("native")(10, 1, start=chunks.native + 1, chunk=chunks.native)
 
 
-@pytest.mark.parametrize("backend", ["numba", "triton"])
 def test_native_tasks_of_per_sample_streams_stay_fine_grained_on_a_gpu(backend):
-    """numba's and triton's native streams are indexed per sample: their (large) GPU chunk must not
-    coarsen the split, and any start counts the same samples."""
-    require(backend)
+    """Native streams indexed per sample: a (large) GPU chunk must not coarsen the split, and any
+    start counts the same samples."""
+    loaded = backend_object(backend)
+    if loaded.native_keyed_per_chunk or loaded.chunks.gpu is None:
+        pytest.skip(f"{backend}'s native stream is keyed per chunk, or it has no GPU chunk")
     from jitpi.distributed import task_alignment
 
-    module = jitpi.registry.load(backend)
-    assert task_alignment(backend, "native", "gpu") == module.CHUNK < module.GPU_CHUNK
-    whole = module.native(3000, 7)
-    assert module.native(1001, 7) + module.native(1999, 7, start=1001) == whole
+    assert task_alignment(backend, "native", "gpu") == loaded.chunks.native < loaded.chunks.gpu
+    native = loaded.kernel("native")
+    assert native(1001, 7) + native(1999, 7, start=1001) == native(3000, 7)
 
 
 @pytest.mark.gpu

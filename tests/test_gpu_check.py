@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import jitpi
 from jitpi.philox import shared_hits_reference
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "gpu_check.py"
@@ -44,9 +45,9 @@ def _row(backend: str, n: int, hits: int, **extra) -> dict:
 
 def test_crosscheck_passes_when_every_gpu_count_is_the_streams(tmp_path):
     rows = [
-        _row(name, n, shared_hits_reference(n, 3)) for name in ("torch", "triton") for n in (1000, 12_345)
+        _row(name, n, shared_hits_reference(n, 3)) for name in jitpi.BACKENDS[-2:] for n in (1000, 12_345)
     ]
-    rows.append({**_row("jax", 10, 0), "variant": "native"})  # other variants are not cross-checked
+    rows.append({**_row(jitpi.BACKENDS[2], 10, 0), "variant": "native"})  # only shared is checked
     result = _crosscheck(tmp_path, rows)
     assert result.returncode == 0, result.stdout + result.stderr
     checks = json.loads((tmp_path / "crosscheck.json").read_text())["checks"]

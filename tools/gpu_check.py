@@ -29,17 +29,35 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GPU_BACKENDS = "numba,jax,tensorflow,torch,triton"
 STAGES = ("env", "tests", "sweep", "crosscheck")
-TEST_FILES = [
-    "tests/test_contract.py",
-    "tests/test_backend_numba.py",
-    "tests/test_backend_jax.py",
-    "tests/test_backend_tensorflow.py",
-    "tests/test_backend_torch.py",
-    "tests/test_backend_triton.py",
-    "tests/test_distributed.py",
-]
+
+
+def gpu_backends() -> str:
+    """Every backend whose module has GPU code (``Backend.devices``), comma-separated."""
+    import jitpi
+    from jitpi import registry
+
+    names = []
+    for name in jitpi.BACKENDS:
+        try:
+            if "gpu" in registry.load(name).devices:
+                names.append(name)
+        except jitpi.BackendUnavailable:
+            continue
+    return ",".join(names)
+
+
+def test_files() -> list[str]:
+    """The contract and distributed tests, and every backend's own test file."""
+    import jitpi
+
+    own = [f"tests/test_backend_{name}.py" for name in jitpi.BACKENDS]
+    return [
+        "tests/test_contract.py",
+        *(path for path in own if (ROOT / path).exists()),
+        "tests/test_shared.py",
+        "tests/test_distributed.py",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu-check")))
     parser.add_argument("--stage", action="append", choices=STAGES, help="repeatable (default: all)")
     parser.add_argument("--n", default="1e8,1e9,1e10,1e11", help="sweep sample counts (jitpi run --n)")
-    parser.add_argument("--backend", default=GPU_BACKENDS, help="sweep backends (jitpi run --backend)")
+    parser.add_argument(
+        "--backend", help="sweep backends (jitpi run --backend; default: every backend with GPU code)"
+    )
     parser.add_argument(
         "--row-budget", default="30", help="seconds of steady calls per sweep row (jitpi run --row-budget)"
     )
@@ -55,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cpu-reference", default="numba", help="backend that counts the shared stream on the CPU"
     )
     args = parser.parse_args(argv)
+    args.backend = args.backend or gpu_backends()
     args.out = args.out.resolve()  # children run in the checkout, the caller may be elsewhere
     args.out.mkdir(parents=True, exist_ok=True)
     env = {
@@ -143,7 +164,7 @@ def stage_tests(args, env, log) -> bool:
         _say(log, f"pytest is not installed for {sys.executable}: the GPU tests cannot run")
         return False
     options = ["-m", "gpu", "-rs", "-p", "no:cacheprovider", f"--junitxml={args.out / 'gpu-tests.xml'}"]
-    return _run([sys.executable, "-m", "pytest", *options, *TEST_FILES], env, log) == 0
+    return _run([sys.executable, "-m", "pytest", *options, *test_files()], env, log) == 0
 
 
 def stage_sweep(args, env, log) -> bool:

@@ -368,7 +368,7 @@ def naive(n: int, seed: int, *, device: str = "cpu") -> int:
         return int(partials.sum(dtype=torch.int64).item())
 
 
-def philox_words(blocks: Sequence[int] | np.ndarray, seed: int, *, device: str = "cpu") -> np.ndarray:
+def block_words(blocks: Sequence[int] | np.ndarray, seed: int, *, device: str = "cpu") -> np.ndarray:
     """Raw ``tl.randint4x(seed, b)`` words for int64 offsets ``blocks``: uint32 array (len, 4)."""
     offsets = torch.as_tensor(np.asarray(blocks, dtype=np.int64), device=_torch_device(device))
     count = offsets.numel()
