@@ -38,7 +38,9 @@ def backend_lists(source: str, names: set[str]) -> list[tuple[int, list[str]]]:
 
 def test_the_scanner_finds_a_list_of_backend_names():
     first, second, third, *_ = jitpi.BACKENDS
-    source = f"FAST = ({first!r}, {second!r})\nCOLOURS = {{{third!r}: 1, {first!r}: 2}}\nONE = [{first!r}, 'x']\n"
+    source = (
+        f"FAST = ({first!r}, {second!r})\nCOLOURS = {{{third!r}: 1, {first!r}: 2}}\nONE = [{first!r}, 'x']\n"
+    )
     expected = [(1, [first, second]), (2, [third, first])]
     assert backend_lists(source, set(jitpi.BACKENDS)) == expected
 
