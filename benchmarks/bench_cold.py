@@ -5,14 +5,15 @@ from __future__ import annotations
 import textwrap
 from typing import ClassVar
 
-from .common import BACKENDS, COLD_N, DEVICES, JIT_CACHE_VARIABLES, SEED, VARIANTS, Grid, require, size
+from .common import BACKENDS, COLD_N, DEVICES, SEED, VARIANTS, Grid, require, size
 
 
 class ColdStart(Grid):
     """Seconds from ``import jitpi`` to the first ``count_hits`` returning, in a new interpreter.
 
     asv times only the statement, in a fresh process per sample. The untimed setup string points
-    every framework's on-disk JIT cache at a new empty directory, so no sample reuses another's
+    every framework's on-disk JIT cache (``jitpi.registry``) at a new empty directory, so no sample
+    reuses another's
     compiled code, and ``warmup_time = 0`` keeps asv from running an untimed first sample.
     n is small: compile time does not depend on n.
     """
@@ -29,12 +30,12 @@ class ColdStart(Grid):
 
     def timeraw_first_call(self, backend, variant, device, n):
         setup = textwrap.dedent(
-            f"""
+            """
             import atexit, os, shutil, tempfile
+            from jitpi.registry import cold_cache_environment
             cache = tempfile.mkdtemp(prefix="jitpi-cold-")
             atexit.register(shutil.rmtree, cache, True)
-            for variable in {JIT_CACHE_VARIABLES!r}:
-                os.environ[variable] = os.path.join(cache, variable.lower())
+            os.environ.update(cold_cache_environment(cache))
             """
         )
         stmt = textwrap.dedent(

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import jitpi
 from jitpi import registry
-from jitpi.stats import rms
+from jitpi.stats import SUSPECT_Z, rms
 
 try:  # asv_runner's own skip exception, when the suite runs under asv
     from asv_runner.benchmarks.mark import SkipNotImplemented
@@ -58,37 +58,20 @@ def size(label: str) -> int:
 SEED = 0  # the stream every timing and memory benchmark counts
 SEEDS = tuple(range(16))  # the fixed streams of the accuracy benchmark
 VERIFY_N = 10**6  # setup verifies |z| < MAX_Z at min(n, VERIFY_N) (and so compiles)
-MAX_Z = 6.0
+MAX_Z = SUSPECT_Z
 
-# Largest n one call may have on the CPU: the largest power of ten whose call stays well under
-# ~30 s on the 2-core reference machine, even a busy one. Measured there (warm, one call): the
-# python loop ~5 M samples/s and its pure-Python Philox ~0.3 M/s, numpy's Philox reference ~8 M/s
-# (1e8: 12 s), Triton's interpreter ~1 M/s. The rest run the whole grid (numpy native ~100 M/s:
-# 1e9 in ~10 s; the compiled backends 1e9 in 1-10 s). The naive variant stops at 1e8 on the CPU:
-# at 1e9 its whole arrays are 8-16 GB, up to half this machine (torch's: 29 s a call, 1.25 GB
-# peak at 1e8), and 1e5..1e8 already show its growth; it is also bounded by the backend's own
-# ``naive_max_n``. Nothing bounds a GPU here.
-CPU_MAX_N: dict[str, dict[str, int]] = {
-    "python": {"naive": 10**7, "native": 10**7, "shared": 10**6},
-    "numpy": {"shared": 10**8},
-    "triton": {"naive": 10**6, "native": 10**6, "shared": 10**6},
-}
+# Largest n one call may have on the CPU: the compiled backends run the whole grid (1e9 in 1-10 s
+# on the 2-core reference machine); a backend that runs at interpreter speed bounds its variants
+# in its registry line (``BackendInfo.cpu_max_n``: the python loop, Triton's interpreter, numpy's
+# Philox reference), read without importing the framework.
+# The naive variant stops at 1e8 on the CPU: at 1e9 its whole arrays are 8-16 GB, up to half this
+# machine (torch's: 29 s a call, 1.25 GB peak at 1e8), and 1e5..1e8 already show its growth; it is
+# also bounded by the backend's own ``naive_max_n``. Nothing bounds a GPU here.
 CPU_NAIVE_MAX_N = 10**8
 CPU_DEFAULT_MAX_N = size(N_GRID[-1])
 # The accuracy benchmark draws len(SEEDS) * n samples in one process, once per run (no repeats),
 # where a timing benchmark makes several calls: it may draw this many times the per-call bound.
 ACCURACY_SAMPLE_FACTOR = 4
-
-# Each framework's on-disk JIT cache. The cold-start benchmark points every one of them at an
-# empty directory. TensorFlow keeps XLA executables in memory unless TF_XLA_FLAGS names a
-# persistent cache directory, which the suite never sets, so it needs nothing here.
-JIT_CACHE_VARIABLES = (
-    "NUMBA_CACHE_DIR",
-    "TRITON_CACHE_DIR",
-    "TORCHINDUCTOR_CACHE_DIR",
-    "JAX_COMPILATION_CACHE_DIR",
-    "CUDA_CACHE_PATH",  # the CUDA driver's PTX -> machine code cache (numba and XLA on a GPU)
-)
 
 
 def skip(reason: str) -> None:
@@ -102,8 +85,10 @@ def gpu_present() -> bool:
 
 
 def cpu_max_n(backend: str, variant: str) -> int:
+    """The suite's bound on one CPU call: the grid's, the naive one's, or the backend's own."""
     default = CPU_NAIVE_MAX_N if variant == "naive" else CPU_DEFAULT_MAX_N
-    return CPU_MAX_N.get(backend, {}).get(variant, default)
+    own = registry.REGISTRY[backend].affordable_n(variant)
+    return default if own is None else min(own, default)
 
 
 def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, allowance: int = 1) -> None:
@@ -124,14 +109,14 @@ def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, 
             what = f"n={n:.0e}" if calls == 1 else f"{calls} calls at n={n:.0e}"
             skip(
                 f"{what} is beyond the suite's CPU bound for {backend} ({variant}), "
-                f"{allowance * limit:.0e} samples (benchmarks/common.py CPU_MAX_N)"
+                f"{allowance * limit:.0e} samples (jitpi.registry's cpu_max_n)"
             )
     ok, reason = jitpi.availability(backend, device, variant)
     if not ok:
         skip(reason)
-    module = registry.load(backend)
-    if variant == "naive":
-        limit = module.naive_max_n(device)
+    naive_max_n = registry.load(backend).naive_max_n
+    if variant == "naive" and naive_max_n is not None:
+        limit = naive_max_n(device)
         if n > limit:
             skip(f"n={n:.0e} is above {limit:.2e}, the naive {backend} variant's bound on this {device}")
 

@@ -87,8 +87,6 @@ class Backend:
     - ``chunks``: default and allowed chunk sizes; ``native_keyed_per_chunk``: native's stream
       depends on the chunk, so a split of the work must start on the device's chunk edges;
     - ``naive_max_n(device)``: the largest n the naive variant accepts here (it holds every sample);
-    - ``cpu_max_n``: variant -> the largest n one warm call does within ~30 s on a 2-core CPU
-      (interpreters); the tests and the asv suite size their work by it; absent means any n;
     - test hooks: ``philox_words`` (the shared stream's round function on raw counters), and
       ``compile_count()`` (kernels compiled so far in this process; None for a backend that
       compiles nothing).
@@ -104,7 +102,6 @@ class Backend:
     not_on_gpu: Mapping[str, str] = field(default_factory=dict)
     native_keyed_per_chunk: bool = False
     naive_max_n: Callable[[str], int] | None = None
-    cpu_max_n: Mapping[str, int] = field(default_factory=dict)
     compile_count: Callable[[], int] | None = None
 
     @property
@@ -126,10 +123,6 @@ class Backend:
         if device == "gpu":
             return self.not_on_gpu.get(variant)
         return None
-
-    def affordable_n(self, variant: str) -> int | None:
-        """The largest n one CPU call of ``variant`` does in reasonable time, or None for any."""
-        return self.cpu_max_n.get(variant)
 
     def check(self) -> list[str]:
         """What is wrong with this object as a backend, in words (empty when it keeps the contract)."""
@@ -160,8 +153,6 @@ class Backend:
                     problems.append(f"chunks.{label}={value} is outside [smallest, largest]")
             if self.chunks.gpu is not None and "gpu" not in self.devices:
                 problems.append("chunks.gpu is set for a backend without GPU code")
-        if set(self.cpu_max_n) - set(self.kernels):
-            problems.append("cpu_max_n names a variant the backend does not implement")
         for label, hook in (("describe", self.describe), ("philox_words", self.philox_words)):
             if not callable(hook):
                 problems.append(f"{label} is not callable")

@@ -16,7 +16,8 @@ import importlib.util
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from jitpi.contract import DEVICES, VARIANTS, Backend
 
@@ -60,12 +61,21 @@ class BackendInfo:
     jit_caches: tuple[JitCache, ...] = ()
     pip_name: str | None = None
     """The distribution's name on PyPI where it is not the first module's (warp-lang)."""
+    cpu_max_n: Mapping[str, int] = field(default_factory=dict)
+    """variant -> the largest n one warm CPU call does within ~30 s on a 2-core machine, for a
+    backend at interpreter speed; the tests and the asv suite size their work by it without
+    importing the framework. Absent: any n."""
+
+    def affordable_n(self, variant: str) -> int | None:
+        """The largest n one CPU call of ``variant`` does in reasonable time, or None for any."""
+        return self.cpu_max_n.get(variant)
 
     @property
     def distribution(self) -> str | None:
         return self.pip_name or (self.modules[0] if self.modules else None)
 
 
+_INTERPRETER_SPEED = dict.fromkeys(VARIANTS, 10**6)
 CUDA_CACHE = JitCache("CUDA_CACHE_PATH")
 """The CUDA driver's cache of PTX compiled to machine code (numba's and XLA's GPU kernels)."""
 TRITON_CACHE = JitCache("TRITON_CACHE_DIR")
@@ -74,15 +84,20 @@ JAX_CACHE = JitCache("JAX_COMPILATION_CACHE_DIR", opt_in=True)
 REGISTRY: dict[str, BackendInfo] = {
     info.name: info
     for info in (
-        BackendInfo("python", (), None, compiles=False),
-        BackendInfo("numpy", ("numpy",), None, compiles=False),
+        # The loop runs ~5 M samples/s here, its pure-Python Philox ~0.3 M/s.
+        BackendInfo("python", (), None, False, cpu_max_n={"naive": 10**7, "native": 10**7, "shared": 10**6}),
+        # numpy's shared variant is the vectorised Philox reference: ~8 M samples/s.
+        BackendInfo("numpy", ("numpy",), None, False, cpu_max_n={"shared": 10**8}),
         BackendInfo("numba", ("numba",), "numba", True, (JitCache("NUMBA_CACHE_DIR"), CUDA_CACHE)),
         BackendInfo("jax", ("jax", "jaxlib"), "jax", True, (JAX_CACHE, CUDA_CACHE)),
         # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.
         BackendInfo("tensorflow", ("tensorflow",), "tensorflow", True, (CUDA_CACHE,)),
         BackendInfo("torch", ("torch",), "torch", True, (JitCache("TORCHINDUCTOR_CACHE_DIR"), TRITON_CACHE)),
         # Triton kernels take torch tensors, in the interpreter too.
-        BackendInfo("triton", ("triton", "torch"), "triton", True, (TRITON_CACHE,)),
+        # Without a GPU, Triton's interpreter runs ~1 M samples/s.
+        BackendInfo(
+            "triton", ("triton", "torch"), "triton", True, (TRITON_CACHE,), cpu_max_n=_INTERPRETER_SPEED
+        ),
         BackendInfo("warp", ("warp",), "warp", True, (JitCache("WARP_CACHE_PATH"), CUDA_CACHE), "warp-lang"),
         BackendInfo("taichi", ("taichi",), "taichi", True, (JitCache("TI_OFFLINE_CACHE_FILE_PATH"),)),
         BackendInfo("tinygrad", ("tinygrad",), "tinygrad", True, (JitCache("CACHEDB", file=True),)),

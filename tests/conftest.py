@@ -41,5 +41,5 @@ def backend_object(backend: str) -> Backend:
 
 def is_slow(backend: str, variant: str) -> bool:
     """Whether one call of ``variant`` at n = 1e8 is beyond what ``backend`` does quickly here."""
-    bound = backend_object(backend).affordable_n(variant)
+    bound = registry.REGISTRY[backend].affordable_n(variant)
     return bound is not None and bound < LARGE_N

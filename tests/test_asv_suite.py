@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import jitpi
+from jitpi import registry
 
 discovery = pytest.importorskip("asv_runner.discovery")
 
@@ -163,9 +164,10 @@ def test_cold_start_code_runs_with_empty_jit_caches(common, tmp_path):
     from benchmarks.bench_cold import ColdStart
 
     stmt, setup = ColdStart().timeraw_first_call("numpy", "native", "cpu", "1e5")
+    caches_expected = registry.jit_cache_variables(include_opt_in=False)
     probe = (
         "import json, os\n"
-        f"caches = {{name: os.environ[name] for name in {common.JIT_CACHE_VARIABLES!r}}}\n"
+        f"caches = {{name: os.environ[name] for name in {caches_expected!r}}}\n"
         "print(json.dumps({name: [path, os.path.exists(path) and os.listdir(path)] "
         "for name, path in caches.items()}))\n"
     )
@@ -174,7 +176,7 @@ def test_cold_start_code_runs_with_empty_jit_caches(common, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     caches = json.loads(done.stdout)
-    assert set(caches) == set(common.JIT_CACHE_VARIABLES)
+    assert set(caches) == set(caches_expected)
     paths = [path for path, _ in caches.values()]
     assert len(set(paths)) == len(paths)
     assert all(not contents for _, contents in caches.values())

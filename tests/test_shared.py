@@ -28,7 +28,7 @@ def reference() -> dict[tuple[int, int], int]:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_identical_hits_across_backends(shared_backend, seed, reference):
-    bound = backend_object(shared_backend).affordable_n("shared")
+    bound = registry.REGISTRY[shared_backend].affordable_n("shared")
     sizes = [n for n in SIZES if bound is None or n <= bound // 100]  # a pure-Python Philox: ~0.3 M/s
     for n in sizes:
         hits = jitpi.count_hits(n, backend=shared_backend, seed=seed, variant="shared")

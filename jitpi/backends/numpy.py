@@ -62,6 +62,5 @@ BACKEND = Backend(
     kernels={"naive": naive, "native": native, "shared": shared},
     chunks=CHUNKS,
     naive_max_n=naive_max_n,
-    cpu_max_n={"shared": 10**8},  # the numpy Philox reference: ~8 M samples/s
     philox_words=philox.words_numpy,
 )

@@ -417,8 +417,6 @@ BACKEND = Backend(
     devices=("cpu", "gpu"),
     device_unavailable_reason=device_unavailable_reason,
     naive_max_n=naive_max_n,
-    # The interpreter: about 1 M samples per second here.
-    cpu_max_n={"naive": 10**6, "native": 10**6, "shared": 10**6},
     philox_words=counter_words,
     compile_count=compile_count,
 )
