@@ -2,15 +2,21 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# PyTorch's CPU wheels (PyPI's Linux torch is the multi-GB CUDA build), used where the index answers.
+# A GPU user picks a CUDA index instead, e.g. make setup TORCH_INDEX=https://download.pytorch.org/whl/cu126
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: setup bench test lint clean
+.PHONY: setup browser bench test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/python -m pip install -e '.[all,dev]'
+	$(BIN)/python tools/pip_install.py --torch-index "$(TORCH_INDEX)" -e '.[all,dev]'
+
+# Debian's Chromium, for the one test that opens the published site in a real browser (as root).
+browser:
 	bash tools/install-browser.sh
 
 # The asv suite on the current commit (HEAD; commit your changes first), then the site in .asv/html.
@@ -21,7 +27,7 @@ bench: setup
 	$(BIN)/asv publish && $(BIN)/python tools/asv_site.py .asv/html || status=1; \
 	echo "The site: $(BIN)/asv preview   (then open the address it prints)"; exit $$status
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
