@@ -1,71 +1,12 @@
-"""jax: ``jax.jit`` over a fixed chunk and a ``lax.fori_loop`` with a traced trip count.
+"""jax: ``jax.jit`` over a fixed chunk inside a ``lax.fori_loop`` with a traced trip count.
 
-One compilation serves every n (the chunk is the only static argument; the trip count, the first
-chunk and the number of valid samples are traced), memory is O(chunk), and the tail is a mask.
-Every compiled call counts at most ``MAX_PER_CALL`` = 2**30 samples into a uint32 (which cannot
-wrap), and the host adds the calls' counts in Python ints, so no count ever passes through int32.
+Shapes are static, so the chunk is the only static argument: one compilation serves every n, memory
+is O(chunk), the tail is a mask. A call counts at most 2**30 samples into a uint32 and the host adds
+calls in Python ints; 64-bit types are enabled per thread, never process-wide. ``native`` draws 64-bit
+``jax.random`` philox4x32 bits, ``shared`` is Philox in ``jnp`` uint32 ops, ``naive`` the article's
+whole arrays; several devices split the chunks with ``jax.shard_map`` and ``lax.psum``.
 
-64-bit integers are used inside these computations only, under ``jax.enable_x64(True)`` as a context
-manager: JAX keeps that flag in thread-local state, so the process-wide ``jax_enable_x64`` that other
-code sees is never changed (a test checks it).
-
-``native``: JAX's own counter-based generator, ``jax.random`` with the ``philox4x32`` implementation.
-Stream ``seed`` has the key ``jax.random.key(seed, impl="philox4x32")`` (the full 64-bit seed); chunk
-``c`` has the key ``fold_in(fold_in(key, c div 2**32), c mod 2**32)``; sample ``j`` of the chunk takes
-x and y from the two 32-bit halves of the ``j``-th 64-bit word of ``jax.random.bits(chunk_key,
-(chunk,), uint64)``, which are Philox words 0 and 1 of one block. Each half becomes a float32 on
-the 2**-23 grid shifted to its midpoint (``(k + 1/2) * 2**-23``: no grid bias, never 0 or 1), and the
-point is inside iff ``x*x + y*y < 1`` in float32. Measured here (2 cores, other jobs running,
-samples per CPU-second at n = 1e8): threefry2x32 with split keys and two ``uniform`` draws 56-67,
-philox4x32 the same way 180, ``rbg``/``unsafe_rbg`` 35-38, threefry2x32 with both words of
-``threefry_2x32`` 110-137, philox4x32 with 64-bit bits (this) 330. JAX's 32-bit ``bits`` xor the
-four words of a Philox block (or both of a Threefry block) into one, so 32-bit draws cost two to four
-times the work of the 64-bit draw used here.
-
-``shared``: the Philox4x32-10 stream of ``jitpi.philox`` written in ``jnp`` uint32 ops
-(``lax.mul`` and ``lax.mulhi``), with the exact inside test ``x*x < 2**62 - y*y`` in int64.
-Measured here, M samples per CPU-second at n = 1e9: 421 as written; 160 when the even and odd
-samples were reduced separately (XLA then fused, and ran, the whole Philox computation twice); 281
-with each product formed once in uint64; 368 with the inside test in 32-bit limbs instead of int64.
-Per-element masks and counters use int32/uint32 lanes: an int64 mask alone halved ``native``.
-
-Both chunked variants gain about half again from 512-bit vectors on an AVX-512 machine
-(``XLA_FLAGS=--xla_cpu_prefer_vector_width=512``: shared 642, native 466 M per CPU-second); XLA
-reads that flag once per process, before its first computation, so it is left to the user.
-
-``naive``: the founding article's approach made to run: ``jax.jit`` with ``n`` static, two whole
-float32 arrays ``uniform(kx, (n,))`` and ``uniform(ky, (n,))`` from ``split(key(seed))`` (threefry2x32,
-JAX's default), one compilation per n and memory O(n); ``naive_max_n`` follows from free memory.
-
-Devices: ``native`` and ``shared`` shard their chunks over every local JAX device of the platform
-(``jax.local_devices(backend=...)``; on the CPU at most ``jitpi.backends.cpu_threads()`` of them) with
-``jax.shard_map`` over a one-axis mesh: device ``d`` of ``D`` runs chunks ``d, d + D, d + 2D, ...``
-of the call, each keyed exactly as on one device (native by chunk index, shared by Philox block) with
-the tail masked, and ``lax.psum`` adds the devices' uint32 counts. A call still covers at most
-``MAX_PER_CALL`` = 2**30 samples across all devices, so the psum cannot wrap either, and counts do
-not depend on the number of devices. CPU devices come from ``JAX_NUM_CPU_DEVICES=2`` (or
-``jax.config.update("jax_num_cpu_devices", 2)`` before JAX's first computation); with one device
-the kernels are the plain ``jit`` ones, unchanged. ``naive`` always runs on the first device. The
-host keeps at most ``MAX_IN_FLIGHT`` calls queued: more than about 32 psum programs in flight
-deadlock jaxlib 0.10.2's CPU client (``_Counts``).
-
-jaxlib 0.10.2 cannot compile ``lax.mulhi`` (``chlo.mulhi``) in any program partitioned over more than
-one device ("INTERNAL: Unable to convert MHLO to StableHLO"; ``jax.random``'s philox4x32 uses it, as
-does ``shared``). The multi-device kernels are therefore compiled ahead of time with ``mulhi``
-lowered by JAX's own fallback rule (``lax._mulhi_impl``: widen to 64 bits, multiply, shift), through
-JAX's private ``LoweringParameters.override_lowering_rules``; the bits are the same, measured speed
-the same, and nothing outside these kernels is affected. jax is pinned to 0.10.2, so the private API
-cannot move under us.
-
-XLA:CPU also splits one device's fused kernel into work groups over the cores this process may run
-on (``describe`` names the pool size), so on the CPU a second device adds little: at n = 1e9 here,
-on a loaded machine, both layouts kept XLA's two pool threads equally busy, and ``shared`` ran at
-about 445 M samples per CPU-second on two devices against 390-420 on one (``native`` 330-340 and
-325). On ``device="gpu"`` the same code runs on the local GPUs, where each device is a whole GPU, with
-``GPU_CHUNK`` samples per loop iteration: native's streams are keyed per chunk, so its GPU counts
-are those of that chunk size; shared's do not depend on it. Even with the CPU's ``chunk`` a GPU's
-native count may differ from the CPU's by a few samples in 1e9 (XLA may contract ``x*x + y*y`` into
-a fused multiply-add there); shared's integer test is exact everywhere.
+Design notes and measurements: docs/backends/jax.md
 """
 
 from __future__ import annotations
@@ -236,7 +177,11 @@ def _sum_over_chunks(chunk_hits, n_chunks, mesh: Mesh | None):
 
 @functools.lru_cache(maxsize=1)
 def _mulhi_workaround():
-    """Lowering parameters that give ``lax.mulhi`` JAX's fallback rule (see the module docstring)."""
+    """Lowering parameters that give ``lax.mulhi`` JAX's fallback rule.
+
+    jaxlib 0.10.2 cannot compile ``lax.mulhi`` in a program partitioned over several devices
+    (docs/backends/jax.md); the fallback widens to 64 bits, multiplies and shifts: the same bits.
+    """
     from jax._src.interpreters import mlir
     from jax._src.lax import lax as lax_internal
 
@@ -270,10 +215,8 @@ class _Counts:
     """Python-int sum of the calls' uint32 counts, with at most ``MAX_IN_FLIGHT`` calls pending.
 
     ``int()`` waits for a call's asynchronous result. The bound matters on a mesh: with more than
-    about 32 psum programs in flight (33 ran, 40 hung here) jaxlib 0.10.2's CPU client deadlocks in
-    the all-reduce rendezvous and aborts the process after 60 s; a plain loop of 40 dispatches of
-    any ``shard_map`` + ``psum`` on two CPU devices shows it. Waiting costs nothing here: a call
-    counts up to 2**30 samples.
+    about 32 psum programs in flight jaxlib 0.10.2's CPU client deadlocks and aborts the process
+    (docs/backends/jax.md). Waiting costs nothing here: a call counts up to 2**30 samples.
     """
 
     def __init__(self) -> None:

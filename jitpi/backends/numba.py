@@ -1,87 +1,12 @@
-"""numba: ``@njit(parallel=True)`` CPU kernels over fixed chunks and ``numba.cuda`` GPU kernels, with
-counter-based generators that give both devices the same streams.
+"""numba: ``@njit(parallel=True)`` CPU kernels over fixed chunks and ``numba.cuda`` GPU kernels.
 
-Numba's own ``random``/``np.random`` keep one Mersenne Twister per thread that cannot be seeded per
-thread under ``prange`` (numba #4452, #8957), so the parallel variants use generators written here
-that compute sample ``i`` from ``(seed, i)`` alone. Every count is then independent of the thread
-count, the chunk size and the split of the work.
+Numba's ``random`` cannot be seeded per thread under ``prange``, so ``native`` (SplitMix64 by
+position) and ``shared`` (Philox4x32-10) compute sample ``i`` from ``(seed, i)`` alone: counts do not
+depend on threads, chunks or the device, and the GPU kernels count exactly what the CPU ones do.
+``naive`` is the article's serial ``random.random()`` loop (CPU only). Constants on unsigned words are
+``np.uint64``, since Numba types ``int64 + uint64`` as float64.
 
-``native``: SplitMix64 (Steele, Lea and Flood, OOPSLA 2014; the generator of Java's
-``SplittableRandom``) used as a counter-based generator. Sample ``i`` of stream ``seed`` is the
-SplitMix64 output at position ``i``: ``z = key + (i + 1) * GAMMA`` (mod 2**64), then SplitMix64's
-finaliser (two xor-shift-multiplies and a xor-shift). ``key`` is the finaliser applied to
-``seed + GAMMA``, so neighbouring seeds start far apart on the Weyl sequence. The two 32-bit halves
-of the 64-bit output, read as signed integers x and y, are the point; it is inside iff
-``x*x + y*y < 2**62``, decided exactly in int64 as ``x*x < 2**62 - y*y`` (the same test as the
-shared stream). SplitMix64 passes BigCrush; it is one 64-bit word per sample, so x and y never come
-from the same word bits.
-
-``shared``: Philox4x32-10 with Triton's counter layout (see ``jitpi.philox``), fused and
-branch-free so that LLVM vectorises the loop over blocks: words live in uint64 lanes holding 32-bit
-values and are masked only where they enter a multiply (one ``vpmuludq`` per product), and the exact
-inside test squares each sign-extended word with one ``vpmuldq``. A run-time zero xored into the y
-words stops LLVM from folding that sign extension into a 64-bit multiply (``vpmullq``); with it the
-kernel measured 650 M samples per CPU-second here, against 500 without (and 700 for hand-written
-AVX2 intrinsics in C). On an AVX-512 machine ``NUMBA_CPU_NAME=haswell`` (host features kept) drops
-LLVM's 256-bit preference and measured about 1,000 M per CPU-second; that is a process-wide Numba
-setting, so it is left to the user. Bit-identical to ``jitpi.philox.shared_hits_reference``.
-
-``naive``: the founding article's loop made to run: a serial ``@njit`` loop of ``random.random()``
-pairs with Numba's own Mersenne Twister, seeded inside the compiled function with
-``random.seed(seed % 2**32)`` (MT19937's ``init_genrand`` takes a 32-bit seed; seeds that differ by
-a multiple of 2**32 give the same naive stream). Numba keeps separate generators for ``random`` and
-``np.random``, so ``np.random.seed`` would leave ``random.random()`` unseeded; ``random.seed(s)``
-makes the stream exactly ``np.random.RandomState(s).random_sample()``, x then y (a test checks it).
-A plain loop holds no arrays, so it needs O(1) memory and ``naive_max_n`` is the contract's bound,
-2**40 (about 6 hours at the article's speed).
-
-``device="gpu"``: ``native`` and ``shared`` as ``numba.cuda`` kernels computing the same streams, so
-a GPU count equals the CPU count of the same (n, seed, start), and the shared one equals
-``jitpi.philox.shared_hits_reference``: the cross-check between devices. Why they look as they do:
-
-- A grid-stride loop, over samples (native) or Philox blocks (shared), in one full wave of
-  256-thread blocks: as many as the compiled kernel's occupancy lets every SM hold at once
-  (``max_cooperative_grid_blocks``), so no SM idles behind a partial second wave. No sample is
-  stored: each thread counts its hits in int64, the block sums them in shared memory (a tree, no
-  warp shuffles, which the simulator lacks) and thread 0 adds the sum to the block's slot of an
-  int64 array. Memory is O(blocks), the counts exact far beyond 2**40, and no atomics are needed.
-- The host launches once per ``GPU_CHUNK`` (2**32) samples, passing the launch's sample range as
-  int64 ``first`` and ``last``; native indexes samples directly, and shared masks the even sample of
-  its first Philox block and the odd one of its last, so any ``start`` and ``chunk`` give the same
-  count. The host sums the slots after ``copy_to_host``, which waits for the kernels: timing a call
-  times the work. ``chunk`` reads as on the CPU: None or 0 means the default (``GPU_CHUNK``), any
-  other value must be a positive integer.
-- One explicit signature per kernel, each compiled at the first GPU call of its own variant (a
-  process that runs only ``native`` never compiles ``shared``, so timing a first call times one
-  compilation), then the same kernel for every n, start and chunk.
-- Exact arithmetic: SplitMix64 in uint64 (PTX ``mul.lo``/``add`` wrap modulo 2**64, as the CPU's
-  do); Philox words in uint32, each product a uint64 of zero-extended words split back at once, so
-  no ``libdevice.umulhi`` is needed (the simulator has no libdevice); the inside test is the CPU's,
-  in int64. No signed value can overflow: squares are at most 2**62 and indices below 2**41.
-  Compiled for sm_90 here without a GPU (NVVM and ptxas of CUDA 13.0, with numba's built-in target
-  and with numba-cuda 0.30): native uses 32 registers and 42-48 SASS instructions a sample, shared
-  40 registers and 97 instructions a Philox block (two samples). In shared's PTX (built-in
-  target) the high halves come from 18 ``mul.wide.u32`` (rounds 2-10; round 1's product of the
-  zero word folds away and its other product is a ``mul.lo.s64`` of the masked counter), but NVVM
-  recomputes the low halves with 18 separate ``mul.lo.s32`` on the same operands instead of taking
-  them from the wide products (of the PTX's 21 ``mul.lo.s32``, the other three are round 1's low
-  half, strength-reduced across the loop, and index arithmetic). ptxas could fuse each pair; this
-  one did not: the loop's SASS has 19 ``IMAD.WIDE.U32`` and 19 ``IMAD`` by the Philox
-  multipliers, two multiplies a product. (Words kept in uint64 lanes, as on the CPU, gave 64-bit
-  multiplies.)
-- ``numba.cuda`` is imported on the first GPU question, not with this module: it costs 50 ms with
-  numba's built-in target and about 0.5 s with NVIDIA's numba-cuda package (which replaces
-  ``numba.cuda`` where it is installed, as on the GPU machines). Under
-  ``NUMBA_ENABLE_CUDASIM=1`` (read when numba is first imported) the same kernels run in Numba's
-  CUDA simulator, on Python threads, with two blocks of 32 threads; the tests check them there.
-- ``naive`` is a serial loop on one Mersenne Twister: it has no GPU form, and
-  ``variant_unavailable_reason`` says so to ``jitpi.availability(..., variant="naive")``.
-
-Threads: numba's own setting (all cores by default; ``numba.set_num_threads`` changes it), or
-``JITPI_THREADS`` when set. Every CPU kernel is compiled on its first call (no ``cache=True``, so
-compile time stays measurable) and always called with the same argument types, so one compilation
-serves every n. All arithmetic on unsigned words uses ``np.uint64`` constants: in Numba
-``int64 + uint64`` is typed float64.
+Design notes and measurements: docs/backends/numba.md
 """
 
 from __future__ import annotations
@@ -453,8 +378,8 @@ def _gpu_sources() -> dict:
         Each product is a 32 x 32 -> 64-bit multiply of zero-extended words whose halves are cast
         back to uint32 at once, and every xor is cast to uint32: NVVM then keeps the words in 32-bit
         registers, taking each high half from a ``mul.wide.u32`` and the low half from a separate
-        ``mul.lo.s32`` (see the module docstring). (Words kept in uint64 lanes, as the CPU kernel
-        keeps them, compiled to 64-bit multiplies.)
+        ``mul.lo.s32`` (PTX and SASS counts: docs/backends/numba.md). (Words kept in uint64 lanes,
+        as the CPU kernel keeps them, compiled to 64-bit multiplies.)
         """
         c2 = np.uint32(0)
         c3 = np.uint32(0)

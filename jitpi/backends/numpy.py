@@ -1,12 +1,10 @@
 """numpy: vectorised in fixed chunks, no JIT; the baseline every compiler must beat.
 
-``native`` draws float64 uniforms from a ``numpy.random.Generator`` (PCG64) per chunk, seeded by
-``SeedSequence(seed, spawn_key=(chunk index,))``: numpy's own recipe for independent streams.
-NumPy runs this single-threaded.
+``native`` draws PCG64 uniforms per chunk from ``SeedSequence(seed, spawn_key=(chunk index,))``,
+numpy's own recipe for independent streams; ``shared`` is ``jitpi.philox``'s vectorised reference;
+``naive`` is the article's whole arrays, refused beyond half the memory available. One thread.
 
-``naive`` is the article's approach: whole arrays of n uniforms from one ``default_rng(seed)``,
-squared and summed in place (about 17 bytes per sample at the peak), so it refuses n beyond half
-of the memory available when it is called.
+Design notes and measurements: docs/backends/numpy.md
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """python: the founding article's plain loop, the reference and the slowest row.
 
-``native`` is the article's loop with a seeded ``random.Random`` (Mersenne Twister, 53-bit
-doubles), re-seeded per chunk from (seed, chunk index) so that any chunk can be counted on its own.
-``shared`` is the Philox reference in Python ints, one block (two samples) at a time.
-``naive`` is the article's function exactly: one ``random.Random(seed)`` stream, no chunks. A plain
-loop holds no arrays, so it needs O(1) memory and accepts every n of the contract.
+``native`` is the article's loop on a ``random.Random`` re-seeded per chunk from (seed, chunk index),
+so any chunk can be counted on its own; ``shared`` is the Philox reference in Python ints, one block
+at a time; ``naive`` is the article's function exactly. No arrays: O(1) memory, every n accepted.
+
+Design notes and measurements: docs/backends/python.md
 """
 
 from __future__ import annotations

@@ -1,51 +1,12 @@
 """tensorflow: XLA through ``tf.function(jit_compile=True)``, TensorFlow's own stateless Philox.
 
-``native`` loops with ``tf.while_loop`` over fixed chunks of ``CHUNK`` samples inside one XLA
-program; the trip count and the tail are tensors, so one trace and one compile serve every n.
-Each chunk draws ``[ceil(chunk / 2), 4]`` uint32 words from TensorFlow's own stateless
-Philox4x32-10, ``StatelessRandomUniformFullIntV2`` (the op that ``tf.random.stateless_uniform(...,
-dtype=tf.uint32, minval=None, maxval=None, alg="philox")`` builds), with the Philox key = the 64-bit
-seed, counter words 0-1 = the block ``b`` within the chunk and words 2-3 = chunk index + 1; row
-``b`` is that block's four words (a test checks them against ``jitpi.philox``). Sample ``2b`` of the
-chunk takes x and y from words 0 and 1, sample ``2b + 1`` from words 2 and 3; each word becomes a
-float32 on the 2**-23 grid shifted to its midpoint (``(k + 1/2) * 2**-23`` from the top 23 bits, as
-in jax.py: never 0 or 1, no grid bias), and the point is inside iff ``x*x + y*y < 1`` in float32.
-That maps (seed, chunk) injectively onto disjoint Philox counter ranges, which a 64-bit seed pair
-per chunk could not (seed and chunk index together need more than 64 bits), and no chunk shares a
-block with the ``shared`` stream, whose words 2-3 are 0. Counts are int32 per block and per chunk
-(at most 2**30), the carry across chunks int64. The tail is the last trip of the same loop, masked
-per block (sample ``2b`` counts iff ``b < ceil(valid / 2)``, sample ``2b + 1`` iff ``b < floor(valid
-/ 2)``).
+``native`` and ``shared`` are each one XLA program, a ``tf.while_loop`` over fixed chunks whose trip
+count and tail are tensors: one trace and one compile for every n, O(chunk) memory. ``native`` reads
+TensorFlow's Philox words as a ``[blocks, 4]`` array by column, the layout XLA fuses into one Philox
+per block; ``shared`` is Philox in TF ops; ``naive`` is the article's whole arrays, compiled per n.
+The import hides TF's known absl lines; Triton must be imported before TensorFlow.
 
-Why this shape: XLA builds the four Philox words of a block as four arrays and concatenates them
-into the op's output, and XLA:CPU computes each element of a concatenate from its own operand, so
-every word runs the whole ten rounds: the old kernel's optimised LLVM IR held 68 vector multiplies
-(4 lanes of i64, about four copies of the rounds) where one Philox needs 19, and it stored the words
-for a second fusion to read. Reading columns 0-3 of the ``[blocks, 4]`` result lets XLA's simplifier
-replace each slice of the concatenate with its operand, so all four words come from one Philox block
-in one loop fusion (Philox, inside test and the per-block count; 19 multiplies, 8 lanes), as in
-``shared``; the only array XLA stores is the per-block counts. Measured here (2 cores, other jobs
-running, M samples/s at n = 1e8, medians in one process): the previous layout,
-``StatelessRandomUniformV2`` float32 of shape ``[2, chunk]`` (x the first half, y the second), 140
-(141 through ``jitpi run``, naive 213 beside it); the same op as ``[blocks, 4]`` floats with columns
-sliced 81 (the slices do not reach through the op's float conversion, so the concatenate stays);
-uint32 words ``[2, chunk]`` 156; 64-bit words ``[chunk]`` with x and y their halves 266 (a
-concatenate of two); ``[blocks, 4]`` words with columns sliced (this) 644-667 through ``jitpi run``
-(naive 206-211 in the same runs; on the idle machine 684 against 202, README), 665-705 at n = 1e9
-(``shared`` 777 beside it). Samples per chunk, this layout: 2**14 549, 2**16 623, 2**17 643 (n =
-1e8); 2**18 665-685 against 2**20 693-706 (n = 1e9, alternating); 2**21 and 2**22 no faster. Small
-chunks pay per trip: the loop, the reduction tree, the thread-pool dispatch.
-
-``shared`` is Philox4x32-10 written in TF uint32/uint64 ops (``_philox``), compiled by XLA into
-one loop fusion with the exact int64 inside test; it matches ``jitpi.philox`` bit for bit.
-
-``naive`` is the article's way: one ``tf.function(jit_compile=True)`` over whole arrays of n
-uniforms from ``tf.random.stateless_uniform``. n is a static shape, so it retraces and recompiles
-for every new n (that is part of what the baseline shows), and its memory grows with n.
-
-TF logs through absl at import (in 2.21 the oneDNN banner ignores ``TF_CPP_MIN_LOG_LEVEL``);
-the import filters those known lines out of stderr and passes everything else through. The
-registry imports Triton before this module, because Triton loaded after TensorFlow aborts.
+Design notes and measurements: docs/backends/tensorflow.md
 """
 
 from __future__ import annotations

@@ -1,34 +1,12 @@
 """torch: ``torch.compile`` (Inductor: C++/OpenMP kernels on CPU, Triton kernels on a GPU).
 
-``native`` compiles one fixed-size chunk (``dynamic=False, fullgraph=True``): two draws of
-Inductor's own fused uniform generator, the inside test, a tail mask ``arange(chunk) < limit``
-with ``limit`` a tensor, and an int64 sum, which Inductor fuses into one kernel (no O(chunk)
-buffer). Python loops over the chunks, so one compile serves every n. The generator is Inductor's
-Philox (``prims.inductor_random``, what ``torch.rand`` becomes inside a compiled graph): counter =
-element offset within the draw, key = a seed tensor. ``torch.rand`` would draw those seeds from the
-default generator, at random; the kernel computes them instead, so chunk ``c``'s x and y use the
-keys ``b + 2c`` and ``b + 2c + 1``, ``b = mix64(seed) mod 2**62`` (below 2**63: no overflow): a pure
-function of (seed, chunk), and the streams of one run are distinct by construction (two seeds'
-runs can share chunk streams only if their ``b`` are within twice the chunk count of each other:
-on the CPU, about 4 chunks / 2**32, 1e-6 at n = 1e9). The chunk index lives on the device and is
-incremented there, so the host never waits for a kernel between chunks. Inductor's CPU RNG (cpp_prefix.h
-``normalized_rand_cpu(uint32_t seed, uint32_t offset)``) keeps the low 32 bits of a key, so on the
-CPU a run may span at most 2**31 chunks (checked); Triton's ``tl.rand`` on a GPU keeps all 64. One
-Philox block per uniform, int32 element offsets: a chunk must stay below 2**31. (Before this,
-chunks reseeded the default generator and Inductor drew 32-bit keys at random: by the birthday
-bound about 4e-4 colliding pairs of chunk streams per run at n = 1e9, and 512 at 2**40.) The
-private op is Inductor's: with ``torch._inductor.config.fallback_random`` set it does not lower.
+Each chunked variant compiles one fixed-size chunk that Inductor fuses into one kernel, and Python
+loops over chunks with the chunk index kept on the device. ``native`` feeds Inductor's fused Philox
+RNG keys computed from (seed, chunk), so chunk streams never collide; ``shared`` is Philox in int64
+ops that never overflow (signed overflow is undefined in the C++ Inductor emits); ``naive`` is the
+article's eager ``torch.rand(n)`` arrays and a compiled sum.
 
-``shared`` is Philox4x32-10 in int64 tensor ops, compiled the same way: uint32 words live in
-int64, and mulhilo never overflows int64 (``_mulhilo``), so no code path relies on signed
-wrap-around, which is undefined behaviour in the C++ Inductor emits. On AVX2, Inductor's vector
-int64 multiply is emulated one lane at a time and its arithmetic right shift takes about nine
-instructions, so the kernel keeps one of each per mulhilo.
-
-``naive`` is the article's way: eager ``torch.rand(n)`` for x and for y (on CPU a serial MT19937,
-from a private ``torch.Generator``) and a compiled reduction (``dynamic=True``: one compile serves
-every n, as the arrays, not the compile, are what this baseline shows). MT19937 keeps 32 bits of a
-seed, so the naive seed is mixed first and seeds equal after mixing modulo 2**32 share a stream.
+Design notes and measurements: docs/backends/torch.md
 """
 
 from __future__ import annotations

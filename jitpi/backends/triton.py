@@ -1,37 +1,12 @@
 """triton: real ``@triton.jit`` kernels; compiled on a GPU, run by Triton's interpreter on the CPU.
 
-Three kernels, one Philox stream. Block ``b`` is ``tl.randint4x(seed, b)`` (or ``tl.rand4x``) with an
-int64 offset ``b``: counter ``(b lo, b hi, 0, 0)``, key ``(seed lo, seed hi)``, the layout of
-``jitpi.philox``. It yields sample ``2b`` (words 0, 1) and sample ``2b + 1`` (words 2, 3).
+All kernels read one Philox stream, ``tl.randint4x``/``tl.rand4x`` at int64 block offsets (the layout
+of ``jitpi.philox``): ``shared`` with an exact integer test, ``native`` with float32 uniforms and no
+FMA contraction (GPU and interpreter agree), ``naive`` as one launch over all n. Triton reads its
+interpret switch when a kernel is decorated, so this module never sets ``TRITON_INTERPRET``: it
+builds interpreted twins of the kernels explicitly, and one process can run both.
 
-- ``shared``: the raw words as signed int32 widened to int64, inside iff ``x*x < 2**62 - y*y``;
-  bit-identical to ``jitpi.philox.shared_hits_reference`` for any (n, seed, start, chunk).
-- ``native``: the same blocks through ``tl.rand4x`` (31 bits of each word, ``int32 -> float32`` then
-  ``* 4.6566127342e-10``), inside iff ``u*u + v*v < 1.0`` in float32 (no FMA contraction:
-  ``enable_fp_fusion=False``, so the GPU counts what the interpreter counts).
-- ``naive``: "Triton as one launch over all n": one grid of ``cdiv(n, BLOCK)`` programs, x and y from
-  ``tl.rand`` at counters ``2i`` and ``2i + 1`` (one Philox block per uniform, three words of four
-  thrown away), and one partial count per program, so memory grows as n / BLOCK.
-
-Every kernel casts ``tl.program_id(0)`` to int64 before any offset arithmetic, masks the tail, keeps
-per-lane counts in int32 and stores one partial per program; the host sums them in int64 (no
-atomics). ``native`` and ``shared`` loop launches on the host over chunks of at most ``chunk``
-samples; each program adds into its own int64 slot of one small partials tensor across launches.
-
-Where it runs. ``device="gpu"`` compiles (``JITFunction``, one compile per kernel: scalar arguments
-are annotated int64/uint64 and in ``do_not_specialize``). ``device="cpu"`` runs the same kernel source
-through Triton's interpreter (what ``TRITON_INTERPRET=1`` selects): numpy on torch CPU tensors,
-correct but slow; there is no Triton CPU compiler. In triton 3.9 the switch is read when a kernel is
-*decorated* (``runtime/jit.py`` l.998, ``if knobs.runtime.interpret: return InterpretedFunction``,
-knob from ``knobs.py`` l.473), and that includes Triton's own library kernels (``tl.rand4x``,
-``tl.sum``, ``tl.zeros`` are ``@jit`` functions decorated when ``triton.language`` is first imported).
-Setting the variable before importing this module is therefore not enough when triton was imported
-earlier (jitpi's registry imports triton before tensorflow): ``tl.rand4x`` would stay a
-``JITFunction`` and the interpreter refuses to call it. So this module never touches the environment.
-It builds interpreted twins explicitly: Triton's public library kernels and ours are re-bound to
-private namespaces and wrapped in ``InterpretedFunction``; the interpreted kernel sees a ``tl`` whose
-library kernels are those twins and whose builtins are Triton's own. The compiled kernels are
-untouched, so one process can run both.
+Design notes and measurements: docs/backends/triton.md
 """
 
 from __future__ import annotations
@@ -59,10 +34,10 @@ CHUNKS = Chunks(
 )
 
 INTERPRETER_BLOCK = 1 << 15
-"""Philox blocks (two samples each) per interpreted program. Each program costs ~200 Python-level
-op dispatches, so programs must be large (2**12 runs at 0.8 M samples/s); past 2**15 the numpy
-temporaries (uint64, 8 bytes a lane) are mmap-sized and page faults eat the gain (2**16: +30% CPU
-time). Smaller launches use the next power of two (>= 16)."""
+"""Philox blocks (two samples each) per interpreted program: large, as each program costs ~200
+Python-level op dispatches, and no larger, as past 2**15 the numpy temporaries are mmap-sized and
+page faults eat the gain (figures: docs/backends/triton.md). Smaller launches use the next power
+of two (>= 16)."""
 GPU_BLOCK = 1024
 GPU_ITERS = 16
 GPU_WARPS = 4
