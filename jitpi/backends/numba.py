@@ -103,7 +103,9 @@ def describe(device: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Counter-based generators, inlined into the kernels.
+# Counter-based generators, inlined into the kernels. Numba keeps its own copies of the Philox
+# rounds and SplitMix64 (jitpi.philox holds the reference): an @njit kernel cannot take the Python
+# callables ``philox.rounds`` is parametrised by and still inline them into LLVM's vectorised loop.
 
 
 @njit(inline="always")

@@ -61,7 +61,9 @@ would see the patched builtins: launches are serialised."""
 
 
 # ----------------------------------------------------------------------------------------------
-# Kernels (plain functions: compiled and interpreted versions are built from them below)
+# Kernels (plain functions: compiled and interpreted versions are built from them below). Triton
+# compiles only its own kernel language, so they use ``tl.randint4x``, Triton's Philox, whose
+# counter layout ``jitpi.philox`` follows, rather than ``philox.rounds``.
 # ----------------------------------------------------------------------------------------------
 
 
