@@ -141,7 +141,6 @@ def cold_cache_environment(folder: str, environ: dict[str, str] | None = None) -
 _lock = threading.RLock()
 _backends: dict[str, Backend] = {}
 _load_errors: dict[str, str] = {}
-_device_reasons: dict[tuple[str, str], str | None] = {}
 
 
 def installed_version(backend: str) -> str | None:
@@ -196,20 +195,13 @@ def checked(candidate: object, backend: str) -> Backend:
 
 def unavailable_reason(backend: str, device: str, variant: str | None = None) -> str | None:
     """None if ``backend`` runs on ``device`` here (and, given ``variant``, runs that variant there),
-    else why not."""
-    key = (backend, device)
-    with _lock:
-        if key not in _device_reasons:
-            try:
-                module = load(backend)
-            except BackendUnavailable as error:
-                _device_reasons[key] = error.reason
-            else:
-                _device_reasons[key] = module.unavailable_reason(device)
-        reason = _device_reasons[key]
-    if reason is not None or variant is None:
-        return reason
-    return load(backend).unavailable_reason(device, variant)
+    else why not. Asked afresh each time (a backend caches what is costly to probe): the answer
+    may change within a process, as when Taichi's process-wide runtime has picked a device."""
+    try:
+        loaded = load(backend)
+    except BackendUnavailable as error:
+        return error.reason
+    return loaded.unavailable_reason(device, variant)
 
 
 def _missing_modules(backend: str) -> str | None:

@@ -139,7 +139,6 @@ def test_naive_has_no_gpu_form(monkeypatch):
     with pytest.raises(jitpi.BackendUnavailable, match=r"naive.*no GPU form"):
         backend.naive(10, 1, device="gpu")
     monkeypatch.setitem(registry._backends, "numba", gpu_present)
-    monkeypatch.setattr(registry, "_device_reasons", {})  # the registry caches device reasons: start afresh
     assert registry.unavailable_reason("numba", "gpu", "native") is None
     assert registry.unavailable_reason("numba", "gpu", "naive") == backend.NAIVE_ON_GPU
     with pytest.raises(jitpi.BackendUnavailable) as refused:
