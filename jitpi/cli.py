@@ -4,6 +4,10 @@
     jitpi run [options]                 sweep backends x variants x devices x n; table on stdout
     jitpi plot RESULTS.json --out DIR   PNG charts from a results file
 
+Tables and progress are drawn with rich: on a terminal, a live progress line (what runs now, for how
+long, rows done of all) and coloured statuses; where stdout or stderr is a pipe or a file (CI logs),
+plain lines, one per finished row, no control characters, never wrapped.
+
 Exit status: 0 success; 1 a row failed (or nothing could run); 2 a bad argument; 130 interrupted.
 """
 
@@ -14,19 +18,36 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
 import jitpi
 from jitpi import sweep
+from jitpi._validation import check_seed
 from jitpi.sweep import Group, Results, UsageError, format_n, format_seconds
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+PLAIN_WIDTH = 10_000
+"""Console width where output is not a terminal: tables and messages are never wrapped in a log."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,13 +87,16 @@ def _positive_int(text: str, *, what: str) -> int:
 
 
 def _seed(text: str) -> int:
+    """A seed as ``jitpi.count_hits`` takes it (``check_seed``), written in decimal, hex or binary."""
+    value: object
     try:
         value = int(text, 0)
     except ValueError:
-        raise UsageError(f"--seed: {text!r} is not an integer") from None
-    if not 0 <= value < 2**64:
-        raise UsageError(f"--seed: must be in [0, 2**64), got {value}")
-    return value
+        value = text
+    try:
+        return check_seed(value, name="--seed")
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _seconds(text: str, *, what: str) -> float:
@@ -108,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="sweep backends x variants x devices x n",
         description=(
             "Time every chosen backend, variant and device at each n: the first call (compile "
-            "included) apart from the steady state (median and spread of --repeat calls), with "
-            "pi_hat, its absolute error and z. Each backend runs in its own process."
+            "included) apart from the steady state, which is the median and interquartile range per "
+            f"call over --repeat samples of at least {sweep.MIN_SAMPLE_S:g} s each, after a warm-up "
+            "call at every n; with pi_hat, its absolute error and z. Each backend runs in its own process."
         ),
     )
     run.add_argument(
@@ -133,28 +158,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--n",
+        action="append",
         metavar="N",
-        help=f"sample counts: 1e6, 10**6, decade ranges low:high, comma lists "
+        help=f"sample counts: 1e6, 10**6, decade ranges low:high, comma lists; repeatable "
         f"(default {sweep.DEFAULT_N}; --quick {sweep.QUICK_N})",
     )
     run.add_argument("--seed", default="0", help="stream seed, an integer in [0, 2**64) (default 0)")
     run.add_argument(
         "--repeat",
         metavar="R",
-        help=f"steady-state calls per row (default {sweep.DEFAULT_REPEAT}; --quick {sweep.QUICK_REPEAT})",
+        help=f"steady-state samples per row, each as many calls as last {sweep.MIN_SAMPLE_S:g} s "
+        f"(default {sweep.DEFAULT_REPEAT}; --quick {sweep.QUICK_REPEAT})",
     )
     run.add_argument(
         "--row-budget",
         metavar="SECONDS",
-        help="seconds of steady-state calls one row may take, predicted from the throughput at the "
-        "previous n: a row gets --repeat calls or as many as fit (at least one), and an n whose single "
-        "call would not fit is skipped; 0 never skips "
+        help="seconds of steady-state samples one row may take: a row gets --repeat samples or as "
+        "many as fit (at least one), and an n whose single call, predicted from the throughput at "
+        "the previous n, would not fit is skipped; 0 never skips "
         f"(default {sweep.DEFAULT_ROW_BUDGET_S:g}; --quick {sweep.QUICK_ROW_BUDGET_S:g})",
     )
     run.add_argument(
         "--quick",
         action="store_true",
-        help="a fast look: smaller n, fewer repeats (explicit --n/--repeat/--row-budget win)",
+        help="a fast look: smaller n, fewer samples (explicit --n/--repeat/--row-budget win)",
     )
     run.add_argument(
         "--json", metavar="FILE", help="write every row, the machine and versions here (after each row)"
@@ -189,8 +216,6 @@ def _check_scheduler(address: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["_worker"]:
-        return sweep.worker_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
@@ -211,6 +236,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def console_for(stream: TextIO) -> Console:
+    """A rich console on ``stream``: colour and live redraws on a terminal; plain unwrapped text, no
+    control characters, where ``stream`` is a pipe or a file (whatever FORCE_COLOR says)."""
+    if stream.isatty():
+        console = Console(file=stream, highlight=False)
+        if console.is_terminal and not console.is_dumb_terminal:
+            return console
+    return Console(file=stream, highlight=False, width=PLAIN_WIDTH, force_terminal=False)
+
+
+def print_table(table: Table, stream: TextIO) -> None:
+    """``table`` on ``stream``: drawn by rich on a terminal; elsewhere the same text, lines right-trimmed."""
+    console = console_for(stream)
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as captured:
+        console.print(table)
+    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    stream.flush()
+
+
 # --- list --------------------------------------------------------------------------------------
 
 
@@ -220,24 +267,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(listing, indent=2))
         return EXIT_OK
-    rows = []
+    table = _table(["backend", "device", "version", "available", "mode", "details / why not"], "<<<<<<")
     for backend, entry in listing.items():
         for device, info in entry["devices"].items():
-            rows.append(
-                [
-                    backend,
-                    device,
-                    entry["version"] or "-",
-                    "yes" if info["available"] else "no",
-                    info["mode"] or "-",
-                    info["detail"],
-                ]
+            available = Text("yes", style="green") if info["available"] else Text("no", style="yellow")
+            table.add_row(
+                backend, device, entry["version"] or "-", available, info["mode"] or "-", info["detail"]
             )
-    print(
-        render_table(
-            ["backend", "device", "version", "available", "mode", "details / why not"], rows, align="<<<<<<"
-        )
-    )
+    print_table(table, sys.stdout)
     return EXIT_OK
 
 
@@ -253,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         n_text, repeat, row_budget = sweep.QUICK_N, sweep.QUICK_REPEAT, sweep.QUICK_ROW_BUDGET_S
     else:
         n_text, repeat, row_budget = sweep.DEFAULT_N, sweep.DEFAULT_REPEAT, sweep.DEFAULT_ROW_BUDGET_S
-    ns = sweep.parse_n(args.n if args.n is not None else n_text)
+    ns = sweep.parse_n_options(args.n if args.n is not None else [n_text])
     if args.repeat is not None:
         repeat = _positive_int(args.repeat, what="--repeat")
     if args.row_budget is not None:
@@ -280,10 +317,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         "n": ns,
         "seed": seed,
         "repeat": repeat,
+        "min_sample_s": sweep.MIN_SAMPLE_S,
+        "unstable_spread": sweep.UNSTABLE_SPREAD,
         "row_budget_s": row_budget,
         "cold_jit_cache": not args.warm_cache,
         "first_call": "first call of each (backend, variant, device) in a fresh process, at its first n; "
         "import excluded (import_s), compile included",
+        "steady_state": "at every later n a warm-up call first (warmup_s); then repeat samples, each "
+        "as many calls as last min_sample_s; median and IQR per call",
         "command": " ".join(["jitpi", *args.argv]),
     }
     results = Results(settings=settings)
@@ -292,7 +333,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sweep.write_results(results, json_path=args.json, csv_path=args.csv)
 
     save()
-    progress = Progress(sys.stderr, total=len(groups) * len(ns))
+    progress = SweepProgress(console_for(sys.stderr), total=len(groups) * len(ns))
 
     def on_event(group: Group, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -326,7 +367,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         results.finished = sweep.utc_now()
         save()
         if results.rows:
-            print(results_table(results.rows))
+            print_table(results_table(results.rows), sys.stdout)
         kept = " and ".join(path for path in (args.json, args.csv) if path)
         print(
             f"jitpi run: interrupted after {len(results.rows)} row(s)"
@@ -346,8 +387,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(f"jitpi run: nothing could run here: {reasons}", file=sys.stderr)
         return EXIT_FAILED
-    print(results_table(results.rows))
-    print(table_footer(results), file=sys.stderr)
+    print_table(results_table(results.rows), sys.stdout)
+    console_for(sys.stderr).print(Text(summary(results)), soft_wrap=True)
     status = EXIT_FAILED if results.failed else EXIT_OK
     if args.plot:
         try:
@@ -364,19 +405,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status
 
 
-def table_footer(results: Results) -> str:
-    """Notes under the table: what the columns mean, and every skipped or failed row's message."""
+def summary(results: Results) -> str:
+    """Under the table: what the columns mean, the counts, and every row that was skipped, failed,
+    unstable or carries a note, with why; then what did not run and why."""
+    rows = results.rows
     lines = [
-        "first call = the first call of each backend, variant and device in its own fresh process, at its "
-        "first n (compile included, import excluded); median and spread = (max - min) / median over "
-        f"up to {results.settings['repeat']} steady-state calls; z = (pi_hat - pi) / sigma(n).",
+        "first call = each backend, variant and device's first call in its own fresh process, at its first "
+        "n (compile included, import excluded); every later n starts with an untimed warm-up call. "
+        f"median = per call, over samples of at least {results.settings['min_sample_s']:g} s; "
+        f"spread = interquartile range / median (unstable above {results.settings['unstable_spread']:.0%}); "
+        "z = (pi_hat - pi) / sigma(n).",
     ]
-    for row in results.rows:
-        if row["status"] != "ok" or row.get("message"):
-            lines.append(
-                f"  {row['backend']} {row['variant']} {row['device']} n={format_n(row['n'])}: "
-                f"{row['status']}: {row['message']}"
-            )
+    by_status = {
+        status: [row for row in rows if row["status"] == status] for status in ("ok", "skipped", "failed")
+    }
+    unstable = [row for row in by_status["ok"] if row.get("unstable")]
+    counts = [f"{len(by_status['ok'])} ok" + (f" ({len(unstable)} unstable)" if unstable else "")]
+    counts += [f"{len(by_status[status])} {status}" for status in ("skipped", "failed") if by_status[status]]
+    if results.unavailable:
+        counts.append(f"{len(results.unavailable)} group(s) not run")
+    lines.append(f"{len(rows)} row(s): " + ", ".join(counts) + ".")
+
+    def section(title: str, entries: list[str]) -> None:
+        if entries:
+            lines.append(f"{title}:")
+            lines.extend(f"  {entry}" for entry in entries)
+
+    def where(row: dict[str, Any]) -> str:
+        return f"{row['backend']} {row['variant']} {row['device']} n={format_n(row['n'])}"
+
+    section("skipped", [f"{where(row)}: {row['message']}" for row in by_status["skipped"]])
+    section("failed", [f"{where(row)}: {row['message']}" for row in by_status["failed"]])
+    section("unstable", [f"{where(row)}: spread {row['spread']:.1%}" for row in unstable])
+    section("notes", [f"{where(row)}: {row['message']}" for row in by_status["ok"] if row.get("message")])
+    section(
+        "not run",
+        [
+            f"{item['backend']} {item['variant']} {item['device']}: {item['reason']}"
+            for item in results.unavailable
+        ],
+    )
     return "\n".join(lines)
 
 
@@ -419,7 +487,18 @@ def format_rate(samples_per_s: float | None) -> str:
     return f"{millions:,.0f}" if millions >= 100 else f"{millions:.3g}"
 
 
-def results_table(rows: Sequence[dict[str, Any]]) -> str:
+def _table(header: Sequence[str], align: str) -> Table:
+    """A table of plain cells (never read as markup): a bold header over a rule, no outer frame."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for name, side in zip(header, align, strict=True):
+        table.add_column(name, justify="right" if side == ">" else "left")
+    return table
+
+
+_STATUS_STYLES = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
+
+
+def results_table(rows: Sequence[dict[str, Any]]) -> Table:
     header = [
         "backend",
         "variant",
@@ -428,99 +507,107 @@ def results_table(rows: Sequence[dict[str, Any]]) -> str:
         "first call",
         "median",
         "spread",
+        "samples",
         "M samples/s",
         "pi_hat",
         "|error|",
         "z",
         "status",
     ]
-    body = []
+    table = _table(header, "<<<>>>>>>>>><")
     for row in rows:
         ok = row["status"] == "ok"
-        spread = None
-        if ok and row["median_s"] and row["repeat"] > 1:
-            spread = (row["max_s"] - row["min_s"]) / row["median_s"]
-        body.append(
-            [
-                row["backend"],
-                row["variant"],
-                row["device"],
-                format_n(row["n"]),
-                format_seconds(row["first_call_s"]) if row.get("first_call_s") is not None else "",
-                format_seconds(row["median_s"]) if row.get("median_s") is not None else "-",
-                f"{spread:.0%}" if spread is not None else "-",
-                format_rate(row.get("samples_per_s")),
-                f"{row['pi_hat']:.7f}" if row.get("pi_hat") is not None else "-",
-                f"{row['abs_error']:.1e}" if row.get("abs_error") is not None else "-",
-                f"{row['z']:+.2f}" if row.get("z") is not None else "-",
-                row["status"] if ok else row["status"].upper(),
-            ]
+        spread = Text("-")
+        if ok and row.get("spread") is not None:
+            spread = Text(f"{row['spread']:.1%}")
+            if row.get("unstable"):
+                spread = Text(f"{row['spread']:.1%} unstable", style="yellow")
+        samples = f"{row['samples']}x{row['calls_per_sample']:,}" if ok and row.get("samples") else "-"
+        table.add_row(
+            row["backend"],
+            row["variant"],
+            row["device"],
+            format_n(row["n"]),
+            format_seconds(row["first_call_s"]) if row.get("first_call_s") is not None else "",
+            format_seconds(row["median_s"]) if row.get("median_s") is not None else "-",
+            spread,
+            samples,
+            format_rate(row.get("samples_per_s")),
+            f"{row['pi_hat']:.7f}" if row.get("pi_hat") is not None else "-",
+            f"{row['abs_error']:.1e}" if row.get("abs_error") is not None else "-",
+            f"{row['z']:+.2f}" if row.get("z") is not None else "-",
+            Text(row["status"] if ok else row["status"].upper(), style=_STATUS_STYLES.get(row["status"], "")),
         )
-    return render_table(header, body, align="<<<>>>>>>>><")
+    return table
 
 
-def render_table(header: list[str], body: list[list[str]], *, align: str) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body, strict=True)]
+class _StepClock(ProgressColumn):
+    """How long the current step (a first call, a warm-up, a sample) has been running."""
 
-    def line(cells: list[str]) -> str:
-        parts = [f"{cell!s:{side}{width}}" for cell, side, width in zip(cells, align, widths, strict=True)]
-        return "  ".join(parts).rstrip()
+    def render(self, task: Task) -> Text:
+        started = task.fields.get("step_started")
+        if started is None:
+            return Text("")
+        return Text(f"{time.monotonic() - started:.0f} s in this step", style="dim")
 
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(cells) for cells in body)])
 
+class SweepProgress:
+    """Progress of a sweep on stderr, with each finished row printed as it comes.
 
-class Progress:
-    """A progress bar on stderr: redrawn in place on a terminal, one plain line per row otherwise.
-
-    Finished rows are printed above the bar as they come, so a long sweep shows its results early.
+    On a terminal, a live line below the rows (rich): what runs now (group, n, first call, warm-up,
+    calibration or sample k of r), for how long, rows done of all and the time so far. Elsewhere
+    (a CI log), one plain line per finished row and per note, nothing redrawn.
     """
 
-    def __init__(self, stream: TextIO, *, total: int) -> None:
-        self.stream = stream
+    def __init__(self, console: Console, *, total: int) -> None:
+        self.console = console
         self.total = total
         self.done = 0
         self.started = time.monotonic()
-        self.current = ""
-        self.call_started = self.started
-        self.tty = stream.isatty()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
-        if self.tty:
-            self._ticker = threading.Thread(target=self._tick, name="jitpi-progress", daemon=True)
-            self._ticker.start()
+        self._live: Progress | None = None
+        if console.is_terminal and not console.is_dumb_terminal:
+            self._live = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}", markup=False),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TextColumn("rows"),
+                TimeElapsedColumn(),
+                _StepClock(),
+                console=console,
+                transient=True,
+            )
+            self._task = self._live.add_task("starting", total=max(total, 1), step_started=None)
+            self._live.start()
 
     def event(self, group: Group, event: dict[str, Any]) -> None:
         kind = event["event"]
-        with self._lock:
-            if kind == "start":
-                self.current = f"{group.label}: importing"
-                self.call_started = time.monotonic()
-            elif kind == "call":
-                which = "first call" if event["call"] == "first" else f"call {event['call']}"
-                self.current = f"{group.label} n={format_n(event['n'])} {which}"
-                self.call_started = time.monotonic()
-            elif kind == "row":
-                self.done += 1
-                self._print_above(self._row_line(event["row"]))
-                self.current = f"{group.label}"
-            self._draw()
+        if kind == "start":
+            self._describe(f"{group.label}: importing")
+        elif kind == "step":
+            self._describe(f"{group.label} n={format_n(event['n'])}: {event['step']}")
+        elif kind == "row":
+            self.done += 1
+            self._print(self._row_line(event["row"]))
+            if self._live is not None:
+                self._live.update(self._task, completed=self.done, total=max(self.total, 1))
 
     def note(self, text: str) -> None:
-        with self._lock:
-            self._print_above(f"note: {text}")
-            self._draw()
+        self._print(f"note: {text}")
+        if self._live is not None:
+            self._live.update(self._task, total=max(self.total, 1))
 
     def close(self) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join(timeout=1)
-        with self._lock:
-            if self.tty:
-                self.stream.write("\r\x1b[K")
-                self.stream.flush()
-            self.tty = False
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _describe(self, text: str) -> None:
+        if self._live is not None:
+            self._live.update(self._task, description=text, step_started=time.monotonic(), refresh=True)
+
+    def _print(self, text: str) -> None:
+        self.console.print(Text(text), soft_wrap=True)
 
     def _row_line(self, row: dict[str, Any]) -> str:
         where = (
@@ -529,45 +616,16 @@ class Progress:
         )
         if row["status"] == "ok":
             first = f", first call {format_seconds(row['first_call_s'])}" if row.get("first_call_s") else ""
+            spread = f", spread {row['spread']:.1%}" if row.get("spread") is not None else ""
+            unstable = " (unstable)" if row.get("unstable") else ""
             text = (
-                f"{where}: {format_seconds(row['median_s'])} median, "
+                f"{where}: {format_seconds(row['median_s'])} median{spread}{unstable}, "
                 f"{format_rate(row['samples_per_s'])} M samples/s{first}"
             )
         else:
             text = f"{where}: {row['status']}: {row['message']}"
-        return f"{text}  ({self._clock(time.monotonic() - self.started)})"
-
-    @staticmethod
-    def _clock(seconds: float) -> str:
-        minutes, seconds = divmod(int(seconds), 60)
-        return f"{minutes}:{seconds:02d}"
-
-    def _print_above(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\x1b[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        if not self.tty:
-            return
-        width = shutil.get_terminal_size((100, 20)).columns
-        total = max(self.total, 1)
-        bar_width = 24
-        filled = min(bar_width, round(bar_width * self.done / total))
-        now = time.monotonic()
-        text = (
-            f"[{'#' * filled}{'.' * (bar_width - filled)}] {self.done}/{self.total} "
-            f"{self._clock(now - self.started)}  {self.current} "
-            f"({now - self.call_started:.0f} s)"
-        )
-        self.stream.write("\r\x1b[K" + text[: width - 1])
-        self.stream.flush()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(0.5):
-            with self._lock:
-                self._draw()
+        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+        return f"{text}  ({minutes}:{seconds:02d})"
 
 
 if __name__ == "__main__":

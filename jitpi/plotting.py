@@ -8,6 +8,9 @@
 - ``zscore.png``: the same errors in sigma units, z = (pi_hat - pi) / sigma(n);
 - ``first_call.png``: import, first call (compile included) and a steady-state call per backend.
 
+Colours follow ``jitpi.BACKENDS`` (``COLOURS``); files of ``jitpi-sweep/1`` are read through
+``jitpi.sweep.results.load_results``, which upgrades them to the current schema.
+
 Figures are made with ``matplotlib.figure.Figure`` directly (no pyplot, no global backend
 switch) at fixed pixel sizes: ``OVERLAY_PX`` and ``PAIR_PX``.
 """
@@ -25,21 +28,35 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 import jitpi
-from jitpi.sweep import UsageError, atomic_output, format_n, format_seconds
+from jitpi.sweep.counts import UsageError, format_n, format_seconds
+from jitpi.sweep.results import atomic_output, upgrade
 
 DPI = 160
 OVERLAY_PX = (1600, 900)
 PAIR_PX = (1920, 720)
 
-COLOURS = {
-    "python": "#7f7f7f",
-    "numpy": "#1f77b4",
-    "numba": "#ff7f0e",
-    "jax": "#2ca02c",
-    "tensorflow": "#d62728",
-    "torch": "#9467bd",
-    "triton": "#8c564b",
-}
+PALETTE = (
+    "#7f7f7f",  # grey for the first backend, the plain-Python reference
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#843c39",
+    "#7b4173",
+    "#bd9e39",
+    "#ad494a",
+)
+"""matplotlib's tab10 (the reference in grey first), then darker tab20b tones: distinct lines."""
+
+COLOURS = {backend: PALETTE[index % len(PALETTE)] for index, backend in enumerate(jitpi.BACKENDS)}
+"""Each backend's colour, assigned in registry order, so a backend keeps its colour in every chart."""
 MARKERS = {"native": "o", "shared": "s", "naive": "^"}
 LINESTYLES = {"cpu": "-", "gpu": "--"}
 ENVELOPE = "#6b7b8c"  # the estimator's sigma bands: a neutral slate, no backend's colour
@@ -71,6 +88,7 @@ Series = tuple[str, str, str]  # backend, variant, device
 
 def plot_all(data: dict[str, Any], out: str) -> list[str]:
     """Write every chart for a results dict (as ``jitpi run --json`` writes it); return the paths."""
+    data = upgrade(data)
     rows = [row for row in data.get("rows", []) if row.get("status") == "ok"]
     if not rows:
         raise UsageError("the results hold no measured rows to plot (each row failed or was skipped)")
@@ -115,8 +133,9 @@ class _Context:
         if len(variants) == 1 and len(devices) == 1:
             parts.append(f"{next(iter(variants))} variant on {next(iter(devices))}")
         if settings.get("repeat"):
-            fewer = any(row["repeat"] < settings["repeat"] for points in series.values() for row in points)
-            parts.append(f"median of {'up to ' if fewer else ''}{settings['repeat']} calls")
+            rows = [row for points in series.values() for row in points]
+            fewer = any((row["samples"] or 0) < settings["repeat"] for row in rows)
+            parts.append(f"median of {'up to ' if fewer else ''}{settings['repeat']} samples")
         self.machine_line = "  |  ".join(str(part) for part in parts if part)
 
     def label(self, key: Series) -> str:
@@ -241,7 +260,7 @@ def _throughput(context: _Context) -> Figure:
         figure,
         axis,
         "Steady-state throughput against n",
-        "higher is better; bars span the fastest and slowest call",
+        "higher is better; bars span the fastest and slowest sample",
         context.machine_line,
     )
     return figure

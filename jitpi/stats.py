@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 P_INSIDE = math.pi / 4.0
 """Probability that a uniform point of the unit square lies inside the quarter circle."""
 
+SUSPECT_Z = 6.0
+"""|z| above this marks a count as wrong: a correct kernel gets there once in 5e8 runs (2 P(Z > 6))."""
+
 
 def standard_error(n: int) -> float:
     """Standard error of pi_hat = 4 hits / n for n samples."""

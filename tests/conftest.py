@@ -10,6 +10,9 @@ import jitpi
 from jitpi import registry
 from jitpi.contract import Backend
 
+BASELINES = tuple(name for name in jitpi.BACKENDS if not registry.REGISTRY[name].compiles)
+"""The backends that compile nothing (the plain loop and NumPy): cheap to run in any test."""
+
 LARGE_N = 10**8
 """A backend whose ``cpu_max_n`` for a variant is below this runs at interpreter speed here: the
 statistical tests give it smaller n, and the tests at n = 1e8 skip it."""

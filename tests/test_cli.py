@@ -15,9 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BASELINES
 
 import jitpi
-from jitpi.sweep import ROW_FIELDS, UsageError, format_n, parse_n
+from jitpi import cli, plotting, registry
+from jitpi._validation import check_seed
+from jitpi.sweep import ROW_FIELDS, SCHEMA, UsageError, format_n, parse_n, parse_n_options
+from jitpi.sweep.results import load_results
+from jitpi.sweep.runner import worker_environment
 
 SEED = 7
 OVERLAY_PX = (1600, 900)
@@ -53,8 +58,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def fault_injection(tmp_path: Path, body: str) -> dict[str, str]:
     """Environment whose Python processes (the sweep's workers included) run ``body`` at start-up.
 
-    A ``sitecustomize`` module on PYTHONPATH patches a real backend for one test, so that it fails
-    at run time exactly as a broken kernel would, without any test hook in the library.
+    A ``sitecustomize`` module on PYTHONPATH patches a real backend for one test (its ``BACKEND``,
+    replaced before the registry loads it), so that it fails at run time exactly as a broken kernel
+    would, without any test hook in the library.
     """
     folder = tmp_path / "site"
     folder.mkdir()
@@ -90,6 +96,10 @@ def test_bad_n_is_a_usage_error(text):
         parse_n(text)
 
 
+def test_repeated_n_options_keep_every_value():
+    assert parse_n_options(["1e5", "1e3:1e4", "1e5"]) == [10**3, 10**4, 10**5]
+
+
 def test_n_is_written_compactly():
     assert [format_n(n) for n in (1, 999, 1000, 10**8, 2_500_000, 123_456, 12_345)] == [
         "1",
@@ -123,8 +133,8 @@ def test_list_json_agrees_with_availability():
     result = jitpi_cli("list", "--json", "--backend", "numpy,python")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
-    assert list(listing) == ["python", "numpy"]
-    for backend in ("python", "numpy"):
+    assert list(listing) == list(BASELINES)
+    for backend in BASELINES:
         for device in jitpi.DEVICES:
             ok, why = jitpi.availability(backend, device)
             assert listing[backend]["devices"][device]["available"] is ok
@@ -146,7 +156,9 @@ def sweep(tmp_path_factory):
         "--backend",
         "numpy",
         "--n",
-        "1e3:1e4",
+        "1e4",
+        "--n",
+        "1e3",
         "--repeat",
         "2",
         "--seed",
@@ -175,13 +187,15 @@ def test_sweep_succeeds_with_a_table(sweep):
         ("numpy", "1e4", "ok"),
     ]
     assert "[4/4]" in result.stderr  # the progress lines, plain text when stderr is not a terminal
+    assert "\x1b" not in result.stdout + result.stderr  # no control characters where it is not a terminal
+    assert "4 row(s): 4 ok" in result.stderr  # the summary under the table
 
 
 def test_sweep_json_rows_are_exact(sweep):
     folder, _ = sweep
     data = json.loads((folder / "results.json").read_text())
-    assert data["schema"] == "jitpi-sweep/1" and data["state"] == "complete"
-    assert data["settings"]["n"] == [1000, 10000] and data["settings"]["repeat"] == 2
+    assert data["schema"] == SCHEMA == "jitpi-sweep/2" and data["state"] == "complete"
+    assert data["settings"]["n"] == [1000, 10000] and data["settings"]["repeat"] == 2  # both --n kept
     assert data["settings"]["seed"] == SEED
     machine = data["machine"]
     for key in ("cpu", "logical_cores", "usable_cores", "memory_gib", "os", "python"):
@@ -198,17 +212,24 @@ def test_sweep_json_rows_are_exact(sweep):
     ]
     for row in rows:
         assert set(ROW_FIELDS) <= set(row)
-        assert row["status"] == "ok" and row["message"] is None
+        assert row["status"] == "ok" and row["message"] is None, row
         assert row["variant"] == "native" and row["device"] == "cpu" and row["seed"] == SEED
         assert row["hits"] == jitpi.count_hits(row["n"], backend=row["backend"], seed=SEED)
         estimate = jitpi.estimate_pi(row["n"], backend=row["backend"], seed=SEED)
         assert row["pi_hat"] == estimate.pi and row["z"] == estimate.z
         assert row["abs_error"] == estimate.abs_error and row["sigma"] == estimate.stderr
-        assert row["repeat"] == 2 and len(row["times_s"]) == 2
+        assert row["samples"] == 2 and len(row["times_s"]) == 2 and row["calls_per_sample"] >= 1
         assert row["min_s"] <= row["median_s"] <= row["max_s"]
+        # a sample lasts about the minimum sample time: as many calls as that takes
+        assert row["median_s"] * row["calls_per_sample"] >= 0.5 * data["settings"]["min_sample_s"]
+        assert row["iqr_s"] == pytest.approx((row["max_s"] - row["min_s"]) / 2)  # two samples: half the range
+        assert row["spread"] == pytest.approx(row["iqr_s"] / row["median_s"])
+        assert row["unstable"] is (row["spread"] > data["settings"]["unstable_spread"])
         assert row["samples_per_s"] == pytest.approx(row["n"] / row["median_s"])
+        assert row["compiles_in_samples"] is None  # python and numpy compile nothing
         first = row["n"] == 1000  # the first call is timed at each backend's first n, and only there
         assert (row["first_call_s"] is not None) is first and (row["import_s"] is not None) is first
+        assert (row["warmup_s"] is not None) is not first  # every later n is warmed up first
 
 
 def test_sweep_csv_matches_json(sweep):
@@ -219,6 +240,7 @@ def test_sweep_csv_matches_json(sweep):
     for line, row in zip(rows, data["rows"], strict=True):
         assert (line["backend"], int(line["n"]), int(line["hits"])) == (row["backend"], row["n"], row["hits"])
         assert float(line["median_s"]) == row["median_s"] and float(line["pi_hat"]) == row["pi_hat"]
+        assert float(line["spread"]) == row["spread"] and line["unstable"] == str(row["unstable"]).lower()
         assert line["version"] == data["versions"][row["backend"]]
         assert line["machine_cpu"] == data["machine"]["cpu"]
         assert int(line["machine_usable_cores"]) == data["machine"]["usable_cores"]
@@ -237,15 +259,82 @@ def _check_charts(folder: Path, backends: list[str]) -> None:
 
 def test_run_plot_writes_real_pngs(sweep):
     folder, _ = sweep
-    _check_charts(folder / "charts", ["python", "numpy"])
+    _check_charts(folder / "charts", list(BASELINES))
 
 
 def test_plot_command_redraws_from_the_json(sweep, tmp_path):
     folder, _ = sweep
     result = jitpi_cli("plot", str(folder / "results.json"), "--out", str(tmp_path / "new" / "charts"))
     assert result.returncode == 0, result.stderr
-    _check_charts(tmp_path / "new" / "charts", ["python", "numpy"])
+    _check_charts(tmp_path / "new" / "charts", list(BASELINES))
     assert len(result.stdout.split()) == 6
+
+
+def test_plot_reads_the_previous_schema(tmp_path):
+    """Files of jitpi-sweep/1 (one call per sample, as under docs/) are upgraded on reading and drawn."""
+    old = {
+        "schema": "jitpi-sweep/1",
+        "settings": {"repeat": 3, "n": [1000, 10000]},
+        "machine": {"cpu": "test"},
+        "rows": [
+            {
+                **dict.fromkeys(["import_s", "first_call_s", "message"]),
+                "backend": backend,
+                "variant": "native",
+                "device": "cpu",
+                "n": n,
+                "seed": 0,
+                "status": "ok",
+                "hits": hits,
+                "pi_hat": 4 * hits / n,
+                "abs_error": abs(4 * hits / n - math.pi),
+                "sigma": jitpi.standard_error(n),
+                "z": jitpi.z_score(hits, n),
+                "repeat": 3,
+                "median_s": 2e-3,
+                "min_s": 1e-3,
+                "max_s": 4e-3,
+                "samples_per_s": n / 2e-3,
+                "times_s": [1e-3, 2e-3, 4e-3],
+            }
+            for backend in BASELINES
+            for n, hits in ((1000, 790), (10000, 7850))
+        ],
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    data = load_results(str(path))
+    assert data["schema"] == SCHEMA and data["upgraded_from"] == "jitpi-sweep/1"
+    row = data["rows"][0]
+    assert set(ROW_FIELDS) <= set(row) and "repeat" not in row
+    assert (row["samples"], row["calls_per_sample"], row["median_s"]) == (3, 1, 2e-3)
+    assert row["iqr_s"] == pytest.approx(1.5e-3) and row["unstable"] is True
+    result = jitpi_cli("plot", str(path), "--out", str(tmp_path / "charts"))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) == 5  # three overlays and a pair per backend (no first call here)
+
+
+def test_chart_colours_follow_the_backend_list():
+    assert list(plotting.COLOURS) == list(jitpi.BACKENDS)
+    assert len(set(plotting.COLOURS.values())) == len(jitpi.BACKENDS)
+    assert not set(plotting.COLOURS.values()) & set(plotting.KIND_COLOURS.values())
+
+
+def test_cold_workers_get_every_jit_cache_of_the_registry(tmp_path):
+    env = worker_environment(str(tmp_path))
+    for variable in registry.jit_cache_variables(include_opt_in=False):
+        assert env[variable].startswith(str(tmp_path)), variable
+    assert env["PYTHONUNBUFFERED"] == "1"
+
+
+def test_seed_is_checked_by_the_library_rule():
+    for text in ("-1", str(2**64)):
+        with pytest.raises(ValueError) as expected:
+            check_seed(int(text), name="--seed")
+        with pytest.raises(UsageError) as error:
+            cli._seed(text)
+        assert str(error.value) == str(expected.value)
+    assert cli._seed("0x10") == 16 and cli._seed(str(2**64 - 1)) == 2**64 - 1
 
 
 def test_too_slow_n_is_skipped_with_a_reason(tmp_path):
@@ -258,6 +347,7 @@ def test_too_slow_n_is_skipped_with_a_reason(tmp_path):
     assert [row["status"] for row in rows] == ["ok", "skipped"]
     assert "n above what python does in reasonable time here" in rows[1]["message"]
     assert rows[1]["hits"] is None and rows[1]["median_s"] is None
+    assert "1 skipped" in result.stderr and "skipped:\n  python native cpu n=1e6: n above" in result.stderr
 
 
 def test_every_available_backend_runs_in_the_default_sweep(tmp_path):
@@ -269,15 +359,50 @@ def test_every_available_backend_runs_in_the_default_sweep(tmp_path):
     ran = {row["backend"] for row in data["rows"]}
     left_out = {item["backend"] for item in data["unavailable"]}
     assert ran | left_out == set(jitpi.BACKENDS) and not ran & left_out
-    assert {"python", "numpy"} <= ran
+    assert set(BASELINES) <= ran
     for item in data["unavailable"]:
         assert not jitpi.availability(item["backend"])[0], item
     for row in data["rows"]:  # |z| < 6 is checked by the sweep itself: a wrong count is a failed row
         assert row["status"] == "ok" and 0 < row["hits"] <= 2000, row
         assert data["backends"][f"{row['backend']} cpu"]["describe"], row["backend"]
-    for backend in ("python", "numpy"):  # and the worker counts what this process counts
+    for backend in BASELINES:  # and the worker counts what this process counts
         row = next(row for row in data["rows"] if row["backend"] == backend)
         assert row["hits"] == jitpi.count_hits(2000, backend=backend, seed=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pseudo-terminal")
+def test_a_terminal_gets_a_live_progress_line():
+    """On a terminal the progress is redrawn in place (rich) and the rows and table still come out."""
+    import select
+
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jitpi", "run", "-b", "numpy", "--n", "1e3,1e4", "--repeat", "2"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "200", "TERM": "xterm-256color"},
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.2)[0]:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the command has exited
+                break
+            if not data:
+                break
+            output += data
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    assert process.wait(timeout=60) == 0, output[-2000:]
+    text = output.decode("utf-8", "replace")
+    assert "\r\x1b[2K" in text  # the progress line redrawn in place
+    assert "numpy native cpu n=1e4: sample" in text  # it says what runs now
+    assert "[2/2] numpy native cpu n=1e4" in text and "backend" in text  # the rows, then the table
 
 
 # --- exit status 2: bad arguments, one line, no traceback -------------------------------------------
@@ -348,16 +473,18 @@ def test_failure_at_run_time_is_a_row_and_exit_1(tmp_path):
     env = fault_injection(
         tmp_path,
         """
+        import dataclasses
         import jitpi.backends.numpy as backend
 
-        real = backend.native
+        real = backend.BACKEND.kernels["native"]
 
         def native(n, seed, **options):
             if n > 5000:
                 raise RuntimeError("injected fault for n > 5000")
             return real(n, seed, **options)
 
-        backend.native = native
+        kernels = {**backend.BACKEND.kernels, "native": native}
+        backend.BACKEND = dataclasses.replace(backend.BACKEND, kernels=kernels)
         """,
     )
     out = tmp_path / "r.json"
@@ -391,13 +518,15 @@ def test_a_crashing_backend_takes_only_its_own_rows_down(tmp_path):
     env = fault_injection(
         tmp_path,
         """
+        import dataclasses
         import os
         import jitpi.backends.python as backend
 
         def native(n, seed, **options):
             os.abort()
 
-        backend.native = native
+        kernels = {**backend.BACKEND.kernels, "native": native}
+        backend.BACKEND = dataclasses.replace(backend.BACKEND, kernels=kernels)
         """,
     )
     out = tmp_path / "r.json"
@@ -427,7 +556,7 @@ def _workers_with_seed(seed: int) -> list[int]:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"_worker" in command and marker in command:
+            if b"jitpi.sweep.worker" in command and marker in command:
                 found.append(int(entry.name))
     return found
 
@@ -502,7 +631,7 @@ def test_quick_run_is_valid_json_with_math_consistency(tmp_path):
     result = jitpi_cli("run", "--quick", "-b", "numpy", "--json", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
-    assert data["settings"]["repeat"] == 2 and data["settings"]["n"] == [10**4, 10**5, 10**6]
+    assert data["settings"]["repeat"] == 3 and data["settings"]["n"] == [10**4, 10**5, 10**6]
     for row in data["rows"]:
         assert math.isclose(row["z"] * row["sigma"], row["pi_hat"] - math.pi, rel_tol=1e-9, abs_tol=1e-15)
 
