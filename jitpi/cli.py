@@ -204,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="PNG charts from a results file written by run --json")
     plot.add_argument("results", metavar="RESULTS.json")
     plot.add_argument("--out", "-o", default="charts", metavar="DIR", help="output folder (default: charts)")
+
+    report = commands.add_parser(
+        "report", help="Markdown tables from results files: docs/results.md and the README's leaderboard"
+    )
+    report.add_argument("results", nargs="+", metavar="RESULTS.json")
+    report.add_argument("--out", "-o", required=True, metavar="FILE.md", help="the page to write")
+    report.add_argument(
+        "--readme", metavar="README.md", help="also rewrite the leaderboard between its markers in this file"
+    )
     return parser
 
 
@@ -224,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_plot(args)
     except UsageError as error:
         print(f"jitpi {args.command}: error: {error}", file=sys.stderr)
@@ -473,6 +484,27 @@ def cmd_plot(args: argparse.Namespace) -> int:
     sweep.check_writable_folder(args.out, what="--out", create=True)
     written = _plot(data, args.out)
     for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from jitpi import report
+    from jitpi.sweep.results import write_atomic
+
+    page = report.results_page(args.results)
+    targets = [(args.out, page)]
+    if args.readme:
+        try:
+            with open(args.readme, encoding="utf-8") as stream:
+                readme = stream.read()
+            runs = [sweep.load_results(path) for path in args.results]
+            targets.append((args.readme, report.replace_leaderboard(readme, report.leaderboard(runs))))
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--readme {args.readme!r}: {error}") from None
+    for path, text in targets:
+        sweep.check_writable_file(path, what="--out" if path == args.out else "--readme")
+        write_atomic(path, text)
         print(path)
     return EXIT_OK
 
