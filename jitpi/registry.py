@@ -215,22 +215,28 @@ def _missing_modules(backend: str) -> str | None:
 
 # TensorFlow and Triton each bundle LLVM. Loading Triton's after TensorFlow's registers LLVM's
 # command-line options twice and aborts the whole process ("Option 'bitcode-mdindex-threshold'
-# registered more than once"); the other order works. So Triton goes first whenever both exist.
-_LOAD_FIRST = {"tensorflow": "triton"}
+# registered more than once"); the other order works. So Triton goes first whenever both exist:
+# before the tensorflow backend, and before every backend whose framework imports Triton itself
+# (torch.compile's Inductor does, at its first compile, where Triton is installed).
+_LLVM_FIRST, _LLVM_SECOND = "triton", "tensorflow"
+_IMPORTS_TRITON = ("triton", "torch")
 
 
 def _preload_before(backend: str) -> None:
-    first = _LOAD_FIRST.get(backend)
-    if first and first not in sys.modules and importlib.util.find_spec(first) is not None:
+    if backend not in (_LLVM_SECOND, *_IMPORTS_TRITON) or _LLVM_FIRST in sys.modules:
+        return
+    if importlib.util.find_spec(_LLVM_FIRST) is not None:
         with contextlib.suppress(Exception):  # a broken Triton is reported by its own backend
-            importlib.import_module(first)
+            importlib.import_module(_LLVM_FIRST)
 
 
 def _import_conflict(backend: str) -> str | None:
-    for before, after in _LOAD_FIRST.items():
-        if backend == after and before in sys.modules and after not in sys.modules:
-            return (
-                f"{after} cannot be imported after {before} in one process (both bundle LLVM and the "
-                f"process would abort); import {after} first, or run it in its own process"
-            )
-    return None
+    if backend not in _IMPORTS_TRITON or _LLVM_SECOND not in sys.modules or _LLVM_FIRST in sys.modules:
+        return None
+    if importlib.util.find_spec(_LLVM_FIRST) is None:
+        return None
+    return (
+        f"{backend} imports {_LLVM_FIRST}, which cannot be imported after {_LLVM_SECOND} in one process "
+        f"(both bundle LLVM and the process would abort); import {_LLVM_FIRST} first, or run {backend} "
+        "in its own process"
+    )
