@@ -169,7 +169,8 @@ def test_missing_framework_names_the_extra(monkeypatch):
 def test_kernel_returning_garbage_is_refused(monkeypatch):
     from jitpi import registry
 
-    module = registry.load("numpy")
-    monkeypatch.setattr(module, "native", lambda n, seed, device: n + 1)
+    loaded = registry.load("numpy")
+    garbage = dataclasses.replace(loaded, kernels={**loaded.kernels, "native": lambda n, seed, device: n + 1})
+    monkeypatch.setitem(registry._backends, "numpy", garbage)
     with pytest.raises(RuntimeError, match="returned"):
         jitpi.count_hits(10, backend="numpy")

@@ -94,13 +94,6 @@ def test_naive_through_the_api():
         jitpi.count_hits(2**40 + 1, backend="numba", variant="naive")
 
 
-def test_naive_is_refused_above_its_bound(monkeypatch):
-    monkeypatch.setattr(backend, "naive_max_n", lambda device="cpu": 1000)
-    assert jitpi.count_hits(1000, backend="numba", variant="naive") == backend.naive(1000, 0)
-    with pytest.raises(ValueError, match="naive"):
-        jitpi.count_hits(1001, backend="numba", variant="naive")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["native", "shared"])
 def test_counts_past_two_to_the_31(variant):
