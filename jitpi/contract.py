@@ -89,7 +89,9 @@ class Backend:
     - ``naive_max_n(device)``: the largest n the naive variant accepts here (it holds every sample);
     - test hooks: ``philox_words`` (the shared stream's round function on raw counters), and
       ``compile_count()`` (kernels compiled so far in this process; None for a backend that
-      compiles nothing).
+      compiles nothing);
+    - ``version()``: the framework's version where no installed package says it (an interpreter
+      found on PATH, such as PyPy), or None.
     """
 
     name: str
@@ -103,6 +105,7 @@ class Backend:
     native_keyed_per_chunk: bool = False
     naive_max_n: Callable[[str], int] | None = None
     compile_count: Callable[[], int] | None = None
+    version: Callable[[], str | None] | None = None
 
     @property
     def variants(self) -> tuple[str, ...]:
