@@ -52,14 +52,17 @@ def test_leaderboard_takes_the_largest_n_ranks_by_throughput_and_keeps_the_first
     rows = [
         _row("numpy", "native", 10**5, 9e7, first_call_s=0.5),
         _row("numpy", "native", 10**7, 1.5e8),
+        _row("numpy", "shared", 10**5, 8e6, first_call_s=0.02),
         _row("python", "native", 10**6, 5e6, first_call_s=0.01),
         {**_row("python", "native", 10**7, 1e6), "status": "failed"},
+        _row("python", "shared", 10**6, 2e5, first_call_s=0.03, z=4.5),
     ]
     lines = report.leaderboard([{"rows": rows}]).splitlines()
-    cells = [cell.strip() for cell in lines[2].split("|")[1:-1]]
-    assert cells == ["numpy", "native", "cpu", "150", "1e7", "0.5 s", "0.50"]
-    assert lines[3].split("|")[4].strip() == "5" and " 1e6 " in lines[3]
-    assert len(lines) == 4
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
+    assert cells == [
+        ["numpy", "cpu", "8 (n = 1e5)", "150", "1e7", "0.02 s / 0.5 s", "0.50"],
+        ["python", "cpu", "0.2", "5", "1e6", "0.03 s / 0.01 s", "4.50"],
+    ]
 
 
 def test_the_command_writes_both_and_refuses_a_readme_without_markers(tmp_path):
@@ -74,8 +77,8 @@ def test_the_command_writes_both_and_refuses_a_readme_without_markers(tmp_path):
     command += ["--readme", str(readme)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "| numpy | shared | cpu | 2 | 1e3 |" in out.read_text()
-    assert "old" not in readme.read_text() and "| numpy | shared |" in readme.read_text()
+    assert "| numpy | shared | cpu | 1e3 | 2 |" in out.read_text()
+    assert "old" not in readme.read_text() and "| numpy | cpu | 2 | - | 1e3 |" in readme.read_text()
     readme.write_text("no markers\n")
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 2 and "--readme" in done.stderr and "markers" in done.stderr
