@@ -14,6 +14,7 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/python tools/pip_install.py --torch-index "$(TORCH_INDEX)" -e '.[all,dev]'
+	bash tools/install-system-packages.sh
 
 # Debian's Chromium, for the one test that opens the published site in a real browser (as root).
 browser:
@@ -21,10 +22,12 @@ browser:
 
 # The asv suite on the current commit (HEAD; commit your changes first), then the site in .asv/html.
 # BENCH_ARGS narrows it, e.g. make bench BENCH_ARGS="-b numpy" (see benchmarks/README.md).
+# tools/bench.py prints progress and a summary; asv's full output goes to BENCH_LOG.
+BENCH_LOG ?= .asv/bench.log
 bench: setup
-	$(BIN)/asv machine --yes
-	$(BIN)/asv run --launch-method spawn --show-stderr $(BENCH_ARGS) HEAD^!; status=$$?; \
-	$(BIN)/asv publish && $(BIN)/python tools/asv_site.py .asv/html || status=1; \
+	$(BIN)/python tools/bench.py --log $(BENCH_LOG) -- --launch-method spawn --show-stderr $(BENCH_ARGS) HEAD^!; status=$$?; \
+	$(BIN)/asv publish >> $(BENCH_LOG) 2>&1 && $(BIN)/python tools/asv_site.py .asv/html \
+	  || { echo "Publishing the site failed: see the end of $(BENCH_LOG)"; status=1; }; \
 	echo "The site: $(BIN)/asv preview   (then open the address it prints)"; exit $$status
 
 test: setup browser
