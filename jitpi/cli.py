@@ -211,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", metavar="RESULTS.json")
     report.add_argument("--out", "-o", required=True, metavar="FILE.md", help="the page to write")
     report.add_argument(
-        "--readme", metavar="README.md", help="also rewrite the leaderboard between its markers in this file"
+        "--readme",
+        metavar="README.md",
+        help="also rewrite the leaderboard (from the first results file) between its markers in this file",
     )
     return parser
 
@@ -498,8 +500,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             with open(args.readme, encoding="utf-8") as stream:
                 readme = stream.read()
-            runs = [sweep.load_results(path) for path in args.results]
-            targets.append((args.readme, report.replace_leaderboard(readme, report.leaderboard(runs))))
+            first_run = [sweep.load_results(args.results[0])]
+            targets.append((args.readme, report.replace_leaderboard(readme, report.leaderboard(first_run))))
         except (OSError, ValueError) as error:
             raise UsageError(f"--readme {args.readme!r}: {error}") from None
     for path, text in targets:

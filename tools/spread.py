@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = {
         "tool": "tools/spread.py",
+        "command": " ".join(["python tools/spread.py", *(argv if argv is not None else sys.argv[1:])]),
         "backends": backends,
         "variants": variants,
         "devices": [args.device],
