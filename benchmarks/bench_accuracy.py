@@ -12,6 +12,7 @@ from .common import (
     SEEDS,
     VARIANTS,
     Grid,
+    name_process,
     require,
     rms_z,
     size,
@@ -31,6 +32,7 @@ class Accuracy(Grid):
     params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, ACCURACY_N]
 
     def setup(self, backend, variant, device, n):
+        name_process(self, backend, variant, device, n)
         self.n = size(n)
         require(backend, variant, device, self.n, calls=len(SEEDS), allowance=ACCURACY_SAMPLE_FACTOR)
 

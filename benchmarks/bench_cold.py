@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import ClassVar
 
-from .common import BACKENDS, COLD_N, DEVICES, SEED, VARIANTS, Grid, require, size
+from .common import BACKENDS, COLD_N, DEVICES, SEED, VARIANTS, Grid, name_process, require, size
 
 
 class ColdStart(Grid):
@@ -16,16 +16,22 @@ class ColdStart(Grid):
     reuses another's
     compiled code, and ``warmup_time = 0`` keeps asv from running an untimed first sample.
     n is small: compile time does not depend on n.
+
+    One round of two or three samples: every sample is a new interpreter already (what asv's
+    rounds exist to vary); a cold start of a few seconds, relatively the noisier, gets three, one
+    of ~10 s or more (torch.compile) two.
     """
 
-    version = "1"
+    version = "2"
     params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, COLD_N]
     warmup_time = 0
     number = 1
-    repeat = (1, 3, 30.0)
+    rounds = 1
+    repeat = (2, 3, 20.0)
 
     def setup(self, backend, variant, device, n):
         # In asv's benchmark process, not in the timed child: skip what cannot run here.
+        name_process(self, backend, variant, device, n)
         require(backend, variant, device, size(n))
 
     def timeraw_first_call(self, backend, variant, device, n):

@@ -10,7 +10,11 @@ values). A combination that cannot run here skips in ``setup`` by raising ``Skip
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import itertools
+import zlib
+from pathlib import Path
 from typing import ClassVar
 
 import jitpi
@@ -121,6 +125,23 @@ def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, 
             skip(f"n={n:.0e} is above {limit:.2e}, the naive {backend} variant's bound on this {device}")
 
 
+def process_name(class_name: str, index: int) -> str:
+    """What a benchmark process calls itself: "asv:TAG:INDEX", TAG three hex digits of the class
+    name's CRC-32 and INDEX asv's index of the combination (15 bytes at most, Linux's limit).
+
+    asv's forkserver gives every combination a fork of one server, all with the server's command
+    line; the name is how ``ps``, ``top`` and ``tools/bench.py`` tell which combination runs."""
+    return f"asv:{zlib.crc32(class_name.encode()) & 0xFFF:03x}:{index}"
+
+
+def name_process(benchmark: object, *values: object) -> None:
+    """Name this process after its class and combination (Linux only; elsewhere nothing)."""
+    cls = type(benchmark)
+    index = list(itertools.product(*cls.params)).index(values)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(process_name(cls.__name__, index))
+
+
 def compile_and_verify(backend: str, variant: str, device: str, n: int) -> None:
     """Compile (first call) and check the estimate: a wrong count fails the benchmark, never skips."""
     check_n = min(n, VERIFY_N)
@@ -151,6 +172,7 @@ class Grid:
     params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, N_GRID]
 
     def setup(self, backend: str, variant: str, device: str, n: str) -> None:
+        name_process(self, backend, variant, device, n)
         self.n = size(n)
         require(backend, variant, device, self.n)
         compile_and_verify(backend, variant, device, self.n)

@@ -84,8 +84,6 @@ def continuous(repo, environ, before, after):
         "--factor",
         FACTOR,
         "--interleave-rounds",
-        "--launch-method",
-        "spawn",
         "--show-stderr",
         "--machine",
         "gate-test",

@@ -181,3 +181,27 @@ def test_cold_start_code_runs_with_empty_jit_caches(common, tmp_path):
     assert len(set(paths)) == len(paths)
     assert all(not contents for _, contents in caches.values())
     assert not any(os.path.exists(path) for path in paths), "the interpreter must remove its caches"
+
+
+def test_importing_the_suite_imports_no_framework():
+    """asv's forkserver imports the suite once and forks a process per combination: that is safe
+    (CUDA cannot survive a fork, framework thread pools do not either) only while no framework is
+    imported before ``setup``. A fresh interpreter runs asv's own discovery, as the server does."""
+    frameworks = sorted(
+        {module for info in registry.REGISTRY.values() if info.compiles for module in info.modules}
+    )
+    script = (
+        "import json, sys, threading\n"
+        "from asv_runner.discovery import disc_benchmarks\n"
+        f"found = list(disc_benchmarks({str(SUITE)!r}))\n"
+        f"loaded = [m for m in {frameworks!r} if m in sys.modules]\n"
+        "print(json.dumps([len(found), loaded, threading.active_count()]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found, loaded, threads = json.loads(done.stdout.splitlines()[-1])
+    assert found > 0 and frameworks
+    assert loaded == [], f"importing the suite imported {loaded}"
+    assert threads == 1, "importing the suite started Python threads"

@@ -380,3 +380,22 @@ def test_make_bench_runs_the_runner_with_bench_args():
     recipe = re.search(r"^bench:.*?(?=^\S)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M | re.S)
     assert recipe, "the Makefile has no bench target"
     assert "tools/bench.py" in recipe[0] and "$(BENCH_ARGS)" in recipe[0], recipe[0]
+
+
+def test_forked_processes_are_named_as_the_runner_reads_them():
+    """Under asv's forkserver the suite names each process; the runner reads the class back from
+    the name's tag, so every class of the suite needs a tag of its own."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.common import process_name
+        from test_asv_suite import _suite_classes
+    finally:
+        sys.path.remove(str(ROOT))
+    tags = {}
+    for module, cls in _suite_classes():
+        name = process_name(cls.__name__, 287)
+        match = bench.FORKED_COMBINATION.match(name)
+        assert len(name) <= 15 and match and match["idx"] == "287", name
+        assert bench.class_tag(f"{module.__name__.split('.')[-1]}.{cls.__name__}.time_it") == match["tag"]
+        tags.setdefault(match["tag"], []).append(cls.__name__)
+    assert all(len(names) == 1 for names in tags.values()), tags

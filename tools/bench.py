@@ -47,6 +47,7 @@ import sys
 import textwrap
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,6 +72,8 @@ TOTAL = re.compile(
 SKIP_LINE = re.compile(r"^asv: skipped: (?P<cls>[\w.]*)\((?P<args>.*)\)\s*$")
 NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 SEPARATOR = re.compile(r"^[=\- ]+$")
+# What a fork of asv's server running one of jitpi's combinations calls itself (benchmarks/common.py).
+FORKED_COMBINATION = re.compile(r"^asv:(?P<tag>[0-9a-f]{3}):(?P<idx>\d+)$")
 # What a new user waits through the first time.
 PHASE_HINTS = {
     "Creating environments": " (a new one installs every framework in asv.conf.json's matrix: minutes)",
@@ -548,6 +551,14 @@ class Run:
 
     # -- the process watcher --------------------------------------------------------------
 
+    def bench_by_tag(self) -> dict[str, str]:
+        """The selected benchmarks by the tag their forked processes carry (a tag two share: neither)."""
+        with self.lock:
+            tags: dict[str, list[str]] = defaultdict(list)
+            for name in self.suite:
+                tags[class_tag(name)].append(name)
+            return {tag: names[0] for tag, names in tags.items() if len(names) == 1}
+
     def process_started(self, name: str, idx: int | None, mode: str) -> None:
         with self.lock:
             if mode != "run":
@@ -643,7 +654,13 @@ class Run:
 
 
 class Watcher(threading.Thread):
-    """Polls /proc for the children of asv: each is one combination (or discovery, or setup_cache)."""
+    """Polls /proc for asv's benchmark processes: each is one combination (or discovery, or
+    setup_cache).
+
+    With ``launch_method: spawn`` they are asv's children, and their command line names the
+    combination. With ``forkserver`` (jitpi's) they are children of asv's ``run_server`` child,
+    all with its command line; the suite names each (``benchmarks/common.py``, ``process_name``:
+    "asv:TAG:INDEX") as soon as its setup starts, and a fork not named yet is looked at again."""
 
     def __init__(self, pid: int, run: Run):
         super().__init__(daemon=True)
@@ -663,40 +680,59 @@ class Watcher(threading.Thread):
                 self.poll()
             self.stop.wait(POLL_S)
 
-    def children(self) -> dict[int, list[str]]:
+    @staticmethod
+    def children(parents: set[int]) -> dict[int, tuple[int, list[str]]]:
+        """pid -> (parent pid, command line) of every process whose parent is in ``parents``."""
         found = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
             try:
                 stat = Path(f"/proc/{entry.name}/stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) != self.pid:
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                if parent not in parents:
                     continue
                 argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
             except (OSError, ValueError, IndexError):
                 continue
-            found[int(entry.name)] = [arg.decode(errors="replace") for arg in argv]
+            found[int(entry.name)] = (parent, [arg.decode(errors="replace") for arg in argv])
         return found
+
+    def identify(self, pid: int, parent: int, argv: list[str]) -> tuple[str, int | None, str] | None:
+        """(benchmark name, combination index, asv's mode) of one process; None: not yet known."""
+        if parent != self.pid:  # a fork of asv's server: its name says which combination it is
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                return None
+            match = FORKED_COMBINATION.match(name)
+            bench = match and self.run_state.bench_by_tag().get(match["tag"])
+            return (bench, int(match["idx"]), "run") if bench else None
+        if len(argv) >= 4 and argv[1].endswith(os.path.join("asv", "benchmark.py")):
+            mode = argv[2]
+            name, idx = (argv[4] if len(argv) > 4 else ""), None
+            head, _, tail = name.rpartition("-")
+            if tail.isdigit() and head in self.run_state.suite:
+                name, idx = head, int(tail)
+            return name, idx, mode
+        return "", None, "other"
 
     def poll(self) -> None:
         now = time.monotonic()
-        seen = set()
-        for pid, argv in self.children().items():
-            seen.add(pid)
-            if pid in self.live:
+        direct = self.children({self.pid})
+        servers = {pid for pid, (_, argv) in direct.items() if argv[2:3] == ["run_server"]}
+        found = {**direct, **(self.children(servers) if servers else {})}
+        for pid, (parent, argv) in found.items():
+            if pid in self.live or pid in servers:
                 continue
-            if len(argv) >= 4 and argv[1].endswith(os.path.join("asv", "benchmark.py")):
-                mode = argv[2]
-                name, idx = (argv[4] if len(argv) > 4 else ""), None
-                head, _, tail = name.rpartition("-")
-                if tail.isdigit() and head in self.run_state.suite:
-                    name, idx = head, int(tail)
-            else:
-                mode, name, idx = "other", "", None
+            known = self.identify(pid, parent, argv)
+            if known is None:
+                continue
+            name, idx, mode = known
             self.live[pid] = (name, idx, mode, now)
-            self.labels[pid] = describe_process(argv)
+            self.labels[pid] = describe_process(argv) if parent == self.pid else ""
             self.run_state.process_started(name, idx, mode)
-        for pid in set(self.live) - seen:
+        for pid in set(self.live) - set(found):
             name, idx, mode, _ = self.live.pop(pid)
             self.labels.pop(pid, None)
             self.run_state.process_ended(name, idx, mode)
@@ -705,12 +741,21 @@ class Watcher(threading.Thread):
         self.run_state.process_label = others[-1] if others else ""
 
 
+def class_tag(benchmark: str) -> str:
+    """The tag of ``module.Class.method`` in its process's name: the class name's CRC-32, three hex
+    digits (as ``benchmarks/common.py``'s ``process_name`` writes it)."""
+    parts = benchmark.split(".")
+    return f"{zlib.crc32(parts[-2].encode()) & 0xFFF:03x}" if len(parts) >= 3 else ""
+
+
 def describe_process(argv: list[str]) -> str:
     """A child of asv that is not a benchmark combination, in a few words ("" for those)."""
     if len(argv) > 2 and argv[1].endswith(os.path.join("asv", "benchmark.py")):
         if argv[2] == "discover":
             return "importing the suite to discover its benchmarks"
-        return "" if argv[2] == "run" else f"asv {argv[2]} {argv[4] if len(argv) > 4 else ''}".strip()
+        if argv[2] in ("run", "run_server"):
+            return ""
+        return f"asv {argv[2]} {argv[4] if len(argv) > 4 else ''}".strip()
     if "-m" in argv[:-1]:
         module = argv[argv.index("-m") + 1]
         words = [arg for arg in argv[argv.index("-m") + 2 :] if not arg.startswith("-")]
