@@ -19,6 +19,8 @@ from typing import ClassVar
 
 import jitpi
 from jitpi import registry
+from jitpi.contract import SHARED
+from jitpi.philox import REFERENCE_HITS
 from jitpi.stats import SUSPECT_Z, rms
 
 try:  # asv_runner's own skip exception, when the suite runs under asv
@@ -62,6 +64,7 @@ def size(label: str) -> int:
 SEED = 0  # the stream every timing and memory benchmark counts
 SEEDS = tuple(range(16))  # the fixed streams of the accuracy benchmark
 VERIFY_N = 10**6  # setup verifies |z| < MAX_Z at min(n, VERIFY_N) (and so compiles)
+# ... and a shared count exactly: every grid's min(n, VERIFY_N) has its reference count.
 MAX_Z = SUSPECT_Z
 
 # Largest n one call may have on the CPU: the compiled backends run the whole grid (1e9 in 1-10 s
@@ -143,7 +146,11 @@ def name_process(benchmark: object, *values: object) -> None:
 
 
 def compile_and_verify(backend: str, variant: str, device: str, n: int) -> None:
-    """Compile (first call) and check the estimate: a wrong count fails the benchmark, never skips."""
+    """Compile (first call) and check the count: a wrong one fails the benchmark, never skips.
+
+    Every variant must give |z| < MAX_Z; the shared variant must also equal the Philox stream's
+    count exactly (the pure-Python reference's, recorded), so that no environment, release or
+    device of any framework, numpy's included, is timed counting something else."""
     check_n = min(n, VERIFY_N)
     estimate = jitpi.estimate_pi(check_n, backend=backend, seed=SEED, variant=variant, device=device)
     if not abs(estimate.z) < MAX_Z:
@@ -151,6 +158,13 @@ def compile_and_verify(backend: str, variant: str, device: str, n: int) -> None:
             f"{backend} ({variant}, {device}) is wrong: pi_hat={estimate.pi!r} at n={check_n}, "
             f"z={estimate.z:.2f} (|z| must be < {MAX_Z})"
         )
+    if variant == SHARED:
+        expected = REFERENCE_HITS[check_n, SEED]
+        if estimate.hits != expected:
+            raise RuntimeError(
+                f"{backend} ({variant}, {device}) counted {estimate.hits} hits of n={check_n}, seed={SEED}; "
+                f"the Philox stream has {expected} (jitpi.philox.REFERENCE_HITS)"
+            )
 
 
 def rms_z(backend: str, variant: str, device: str, n: int, seeds=SEEDS) -> float:

@@ -215,6 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="README.md",
         help="also rewrite the leaderboard (from the first results file) between its markers in this file",
     )
+    precision = commands.add_parser(
+        "precision",
+        help="time to k decimal places of pi, cold and warm, modelled from results files (docs/precision.md)",
+    )
+    precision.add_argument(
+        "results",
+        nargs="+",
+        metavar="RESULTS.json",
+        help="run --json files: the first to measure a backend gives its throughput, each adds a cold start",
+    )
+    precision.add_argument(
+        "--confidence", type=float, default=0.95, help="probability of being within the places (default 0.95)"
+    )
+    precision.add_argument("--plot", metavar="FILE", help="draw the chart here (.png or .svg)")
+    precision.add_argument(
+        "--out",
+        metavar="FILE.md",
+        help="rewrite the tables between the precision markers of this page (docs/precision.md)",
+    )
+    precision.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="BACKEND:VARIANT:PLACES",
+        help="repeatable: run that backend cold at the n the places need and set the model beside it",
+    )
     return parser
 
 
@@ -237,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "precision":
+            return cmd_precision(args)
         return cmd_plot(args)
     except UsageError as error:
         print(f"jitpi {args.command}: error: {error}", file=sys.stderr)
@@ -509,6 +537,76 @@ def cmd_report(args: argparse.Namespace) -> int:
         write_atomic(path, text)
         print(path)
     return EXIT_OK
+
+
+def _parse_check(text: str, curves: Sequence[Any]) -> tuple[Any, float]:
+    backend, _, rest = text.partition(":")
+    variant, _, places = rest.partition(":")
+    try:
+        digits = float(places)
+    except ValueError:
+        raise UsageError(f"--check: {text!r} must be BACKEND:VARIANT:PLACES, e.g. numba:shared:4") from None
+    if not 0 < digits <= 6:
+        raise UsageError(
+            f"--check: places must be above 0 and at most 6 (a cold run must finish), got {places!r}"
+        )
+    for curve in curves:
+        if (curve.backend, curve.variant) == (backend, variant) and curve.has_cold:
+            return curve, digits
+    known = ", ".join(sorted(f"{c.backend}:{c.variant}" for c in curves if c.has_cold)) or "none"
+    raise UsageError(f"--check: no cold start of {backend}:{variant} in the results (measured: {known})")
+
+
+def cmd_precision(args: argparse.Namespace) -> int:
+    from jitpi import precision, report
+    from jitpi.sweep.results import write_atomic
+
+    try:
+        precision._z(args.confidence)
+    except ValueError as error:
+        raise UsageError(f"--confidence: {error}") from None
+    curves = precision.curves_from_sweeps([sweep.load_results(path) for path in args.results])
+    if not curves:
+        raise UsageError("the results hold no measured rows (each row failed or was skipped)")
+    checks = [_parse_check(text, curves) for text in args.check]
+    if args.plot:
+        _require_matplotlib()
+        from jitpi import plotting
+
+        first = sweep.load_results(args.results[0])
+        footer = _machine_footer(first)
+        print(plotting.plot_precision(curves, args.plot, footer=footer, confidence=args.confidence))
+    tables = report.precision_tables(curves, confidence=args.confidence)
+    if checks:
+        tables += "\n### The model against cold runs\n\n" + report.checks_table(
+            [precision.check_cold(curve, digits, args.confidence) for curve, digits in checks]
+        )
+    if args.out:
+        sweep.check_writable_file(args.out, what="--out")
+        try:
+            with open(args.out, encoding="utf-8") as stream:
+                page = report.replace_between(
+                    stream.read(), report.PRECISION_START, report.PRECISION_END, tables
+                )
+        except (OSError, ValueError) as error:
+            raise UsageError(f"--out {args.out!r}: {error}") from None
+        write_atomic(args.out, page)
+        print(args.out)
+    else:
+        sys.stdout.write(tables)
+    return EXIT_OK
+
+
+def _machine_footer(data: dict[str, Any]) -> str:
+    machine = data.get("machine", {})
+    cores = machine.get("usable_cores") or machine.get("logical_cores")
+    parts = [
+        machine.get("cpu"),
+        f"{cores} cores" if cores else None,
+        machine.get("python"),
+        data.get("started"),
+    ]
+    return "  |  ".join(str(part) for part in parts if part)
 
 
 # --- output ------------------------------------------------------------------------------------

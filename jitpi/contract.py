@@ -16,6 +16,8 @@ from jitpi.chunking import pick_chunk
 VARIANTS = ("naive", "native", "shared")
 DEVICES = ("cpu", "gpu")
 CHUNKED_VARIANTS = ("native", "shared")
+SHARED = "shared"
+"""The variant every backend computes bit for bit: one Philox4x32-10 stream (``jitpi.philox``)."""
 
 Words = tuple[int, int, int, int]
 
@@ -82,7 +84,8 @@ class Backend:
 
     - ``kernels``: variant -> kernel, for the variants the backend implements;
     - ``devices``: where it has code; ``device_unavailable_reason(device)`` says at run time why a
-      device it has code for cannot run here (no GPU visible), or None;
+      device it has code for cannot run here (no GPU visible), or None; ``absent_devices``: device
+      -> why it has no code there (default: "<name> has no <DEVICE> support");
     - ``not_on_gpu``: variant -> why a variant it implements has no GPU form;
     - ``chunks``: default and allowed chunk sizes; ``native_keyed_per_chunk``: native's stream
       depends on the chunk, so a split of the work must start on the device's chunk edges;
@@ -102,6 +105,7 @@ class Backend:
     devices: tuple[str, ...] = ("cpu",)
     device_unavailable_reason: Callable[[str], str | None] = _cpu_only
     not_on_gpu: Mapping[str, str] = field(default_factory=dict)
+    absent_devices: Mapping[str, str] = field(default_factory=dict)
     native_keyed_per_chunk: bool = False
     naive_max_n: Callable[[str], int] | None = None
     compile_count: Callable[[], int] | None = None
@@ -117,7 +121,7 @@ class Backend:
     def unavailable_reason(self, device: str, variant: str | None = None) -> str | None:
         """None if this backend runs on ``device`` (and ``variant`` there), else why not."""
         if device not in self.devices:
-            return f"{self.name} has no {device.upper()} support"
+            return self.absent_devices.get(device, f"{self.name} has no {device.upper()} support")
         reason = self.device_unavailable_reason(device)
         if reason is not None or variant is None:
             return reason
@@ -144,6 +148,8 @@ class Backend:
             problems.append("a backend with a 'naive' kernel must give naive_max_n(device)")
         if "cpu" not in self.devices or not set(self.devices) <= set(DEVICES):
             problems.append(f"devices {self.devices!r} must include 'cpu' and be among {DEVICES}")
+        if not set(self.absent_devices) <= set(DEVICES) - set(self.devices):
+            problems.append("absent_devices names a device the backend has code for, or no device")
         if set(self.not_on_gpu) - set(self.kernels):
             problems.append("not_on_gpu names a variant the backend does not implement")
         if "gpu" in self.devices and self.device_unavailable_reason is _cpu_only:

@@ -480,3 +480,114 @@ def _pair(context: _Context, key: Series, points: list[dict[str, Any]]) -> Figur
     footer = "\n".join(part for part in (describe, context.machine_line) if part)
     _titles(figure, f"{backend}: {variant} variant on {device}", footer)
     return figure
+
+
+# --- time to a precision -----------------------------------------------------------------------
+
+TIME_MARKS = (("1 min", 60.0), ("1 hour", 3600.0), ("1 day", 86400.0), ("1 year", 3.156e7))
+
+
+def plot_precision(
+    curves: Sequence[Any],
+    path: str,
+    *,
+    footer: str,
+    confidence: float = 0.95,
+    digits: tuple[float, float] = (1.0, 10.0),
+    baseline: str = "numpy",
+) -> str:
+    """Seconds to reach k decimal places of pi against k: one colour per backend (its fastest
+    variant at the largest n), cold solid, warm dashed, the interquartile band shaded, and where
+    each compiled backend starts to beat ``baseline`` from a cold start marked. PNG or SVG by
+    ``path``'s extension. Curves are ``jitpi.precision.Curve``; each line's SVG group is
+    ``precision-cold-<backend>`` or ``precision-warm-<backend>``."""
+    from jitpi import precision
+
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    if fmt not in ("png", "svg"):
+        raise UsageError(f"path must end in .png or .svg, got {path!r}")
+    best = sorted(precision.best_per_backend(curves), key=lambda curve: _backend_order(curve.backend))
+    if not best:
+        raise UsageError("no measured curve to draw")
+    grid = precision.digit_grid(*digits, step=0.02)
+    n_values = [precision.samples_for(value, confidence) for value in grid]
+    reference = next((curve for curve in best if curve.backend == baseline and curve.has_cold), None)
+    with matplotlib.rc_context(STYLE):
+        figure, (axis,) = _figure(OVERLAY_PX)
+        for curve in best:
+            colour = COLOURS.get(curve.backend, "#333333")
+            label = f"{curve.backend} ({curve.variant})"
+            warm = [curve.warm(n) for n in n_values]
+            lines = axis.plot(grid, [e.seconds for e in warm], linestyle="--", color=colour, linewidth=1.4)
+            lines[0].set_gid(f"precision-warm-{curve.backend}")
+            if curve.has_cold:
+                cold = [curve.cold(n) for n in n_values]
+                seconds = [e.seconds for e in cold]
+                lines = axis.plot(grid, seconds, color=colour, linewidth=2.0, label=label)
+                lines[0].set_gid(f"precision-cold-{curve.backend}")
+                axis.fill_between(
+                    grid, [e.low for e in cold], [e.high for e in cold], color=colour, alpha=0.15, lw=0
+                )
+                if reference is not None and curve is not reference:
+                    found = precision.crossover(curve, reference, grid, confidence)
+                    if found is not None and found.digits is not None and found.digits > grid[0]:
+                        at = curve.cold(found.samples).seconds
+                        axis.plot(
+                            [found.digits], [at], marker="o", markersize=7, color=colour, mec="black", mew=0.8
+                        )
+            else:
+                lines[0].set_label(f"{label}, warm only")
+        for name, seconds in TIME_MARKS:
+            axis.axhline(seconds, color="#999999", linewidth=0.8, linestyle=":")
+            axis.text(grid[0], seconds * 1.15, name, fontsize=8, color="#777777")
+        stream_limit = precision.digits_for(precision.STREAM_SAMPLES, confidence)
+        if digits[0] < stream_limit < digits[1]:
+            axis.axvline(stream_limit, color="#999999", linewidth=0.8, linestyle="-.")
+            axis.text(stream_limit, 1e-3, " one seed's stream\n (2^65 samples)", fontsize=8, color="#777777")
+        axis.set_yscale("log")
+        axis.yaxis.set_major_locator(LogLocator(base=10, numticks=30))
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _long_seconds(value)))
+        axis.yaxis.set_minor_formatter(NullFormatter())
+        axis.set_ylabel("time to get there (log scale)")
+        axis.set_xlabel(f"decimal places of pi (|error| ≤ 0.5·10^-k at {confidence:.0%} confidence)")
+        axis.set_xlim(*digits)
+        top = axis.secondary_xaxis("top", functions=_samples_axis(confidence))
+        top.set_xlabel("samples needed (log10 n)")
+        axis.plot([], [], color="#555555", linewidth=2.0, label="cold: fresh process, empty JIT caches")
+        axis.plot([], [], color="#555555", linestyle="--", linewidth=1.4, label="warm: compiled, in process")
+        if reference is not None:
+            axis.plot(
+                [], [], "o", color="#bbbbbb", mec="black", label=f"from here on faster than {baseline}, cold"
+            )
+        _overlay_titles(
+            figure,
+            axis,
+            "Time to a precision of pi",
+            "lower is better; n(k) = (z·1.6422 / 0.5·10^-k)², time from measured throughput; band: quartiles",
+            footer,
+        )
+        written = path
+        with atomic_output(path, "wb") as stream:
+            figure.savefig(stream, format=fmt, dpi=DPI)
+    return written
+
+
+def _long_seconds(value: float) -> str:
+    """1 ms, 1 s, 100 s below three hours; 10^k s above (the chart spans 1e-4 s to 1e16 s)."""
+    if value <= 0:
+        return ""
+    if value < 1e4:
+        return _seconds(value)
+    return f"$10^{{{round(math.log10(value))}}}$ s"
+
+
+def _backend_order(backend: str) -> int:
+    return jitpi.BACKENDS.index(backend) if backend in jitpi.BACKENDS else len(jitpi.BACKENDS)
+
+
+def _samples_axis(confidence: float):
+    """k -> log10 n(k) and back: log10 n = 2 k + log10 n(0), a straight line (precision.samples_for)."""
+    from jitpi import precision
+
+    offset = math.log10(precision.samples_for(1.0, confidence)) - 2.0
+    return (lambda k: 2.0 * np.asarray(k) + offset), (lambda exponent: (np.asarray(exponent) - offset) / 2.0)

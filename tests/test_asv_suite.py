@@ -205,3 +205,18 @@ def test_importing_the_suite_imports_no_framework():
     assert found > 0 and frameworks
     assert loaded == [], f"importing the suite imported {loaded}"
     assert threads == 1, "importing the suite started Python threads"
+
+
+def test_a_shared_count_off_the_stream_fails_setup(common, monkeypatch):
+    """|z| < 6 cannot see a shared kernel that counts a different (but fair) stream; setup compares
+    the count with the reference's exactly, in every environment the suite runs in."""
+    common.compile_and_verify("numpy", "shared", "cpu", 10**5)  # the real count passes
+    monkeypatch.setitem(common.REFERENCE_HITS, (10**5, common.SEED), common.REFERENCE_HITS[10**5, 0] + 1)
+    with pytest.raises(RuntimeError, match="the Philox stream has"):
+        common.compile_and_verify("numpy", "shared", "cpu", 10**5)
+    common.compile_and_verify("numpy", "native", "cpu", 10**5)  # other variants: |z| only
+
+
+def test_every_grid_has_the_reference_count_its_check_needs(common):
+    for n in {*common.N_GRID, *common.GPU_ONLY_N, *common.MEMORY_N, *common.COLD_N}:
+        assert (min(common.size(n), common.VERIFY_N), common.SEED) in common.REFERENCE_HITS, n

@@ -66,3 +66,11 @@ def test_fast_backends_agree_at_larger_n(seed):
     if len(counts) < 2:
         pytest.skip("needs two compiled backends")
     assert len(set(counts.values())) == 1, counts
+
+
+@pytest.mark.parametrize(("n", "seed"), sorted(philox.REFERENCE_HITS))
+def test_recorded_reference_counts_are_the_references(n, seed, reference):
+    """The counts the asv suite checks every environment against, recounted by the pure-Python
+    reference (10**6 is one of SIZES, so the module's reference already holds it)."""
+    counted = reference.get((n, seed)) or philox.shared_hits_reference(n, seed)
+    assert philox.REFERENCE_HITS[n, seed] == counted
