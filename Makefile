@@ -27,6 +27,7 @@ BENCH_LOG ?= .asv/bench.log
 bench: setup
 	$(BIN)/python tools/bench.py --log $(BENCH_LOG) -- --show-stderr $(BENCH_ARGS) HEAD^!; status=$$?; \
 	$(BIN)/asv publish >> $(BENCH_LOG) 2>&1 && $(BIN)/python tools/asv_site.py .asv/html \
+	  && $(BIN)/jitpi page --asv-results .asv/results --out .asv/html/jitpi \
 	  || { echo "Publishing the site failed: see the end of $(BENCH_LOG)"; status=1; }; \
 	echo "The site: $(BIN)/asv preview   (then open the address it prints)"; exit $$status
 

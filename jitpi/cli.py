@@ -241,6 +241,39 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BACKEND:VARIANT:PLACES",
         help="repeatable: run that backend cold at the n the places need and set the model beside it",
     )
+    page = commands.add_parser(
+        "page",
+        help="jitpi's comparison page (leaderboard, throughput, time to a precision) beside asv's site",
+        description=(
+            "Write DIR/index.html from asv's results (the newest commit with a measurement, one "
+            "machine): a leaderboard, throughput against n and time to a precision of pi, as inline SVG."
+        ),
+    )
+    page.add_argument(
+        "--asv-results", required=True, metavar="DIR", help="asv's results_dir, e.g. .asv/results"
+    )
+    page.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder, e.g. .asv/html/jitpi")
+    page.add_argument(
+        "--json",
+        metavar="RESULTS.json",
+        help="take the leaderboard and the precision curves from this jitpi run --json file instead",
+    )
+    page.add_argument("--machine", metavar="NAME", help="the asv machine, where the results hold several")
+    releases = commands.add_parser(
+        "releases",
+        help="each compiler across its own releases, in asv environments (docs/releases.md)",
+    )
+    releases.add_argument(
+        "action", choices=("run", "report"), help="run: measure HEAD; report: charts and tables"
+    )
+    releases.add_argument(
+        "backends", nargs="*", metavar="BACKEND", help="run: the compilers whose releases to measure"
+    )
+    releases.add_argument("--machine", help="asv's machine name (default: this host's)")
+    releases.add_argument("--quick", action="store_true", help="run: one sample each, nothing saved")
+    releases.add_argument("--results", default=".asv/results", help="report: asv's results folder")
+    releases.add_argument("--commit", help="report: the commit (default: the newest with release results)")
+    releases.add_argument("--out", default="docs/releases", metavar="DIR", help="report: output folder")
     return parser
 
 
@@ -265,6 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "precision":
             return cmd_precision(args)
+        if args.command == "releases":
+            return cmd_releases(args)
+        if args.command == "page":
+            return cmd_page(args)
         return cmd_plot(args)
     except UsageError as error:
         print(f"jitpi {args.command}: error: {error}", file=sys.stderr)
@@ -594,6 +631,45 @@ def cmd_precision(args: argparse.Namespace) -> int:
         print(args.out)
     else:
         sys.stdout.write(tables)
+    return EXIT_OK
+
+
+def cmd_page(args: argparse.Namespace) -> int:
+    from jitpi import site
+
+    _require_matplotlib()
+    print(site.write_page(args.asv_results, args.out, sweep_json=args.json, machine=args.machine))
+    return EXIT_OK
+
+
+def cmd_releases(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from jitpi import releases
+
+    if args.action == "run":
+        if not args.backends:
+            raise UsageError(f"releases run needs one or more backends among: {', '.join(releases.RELEASES)}")
+        unknown = [backend for backend in args.backends if backend not in releases.RELEASES]
+        if unknown:
+            raise UsageError(
+                f"backends must be among {', '.join(releases.RELEASES)}; got {', '.join(unknown)}"
+            )
+        return releases.run(args.backends, machine=args.machine, quick=args.quick)
+    if args.backends:
+        raise UsageError("releases report takes no backends: it reports every release with results")
+    results = Path(args.results)
+    if not results.is_dir():
+        raise UsageError(f"--results {args.results!r} is not a folder of asv results")
+    try:
+        rows = releases.load_rows(results, args.machine, args.commit)
+    except ValueError as error:
+        raise UsageError(f"--commit: {error}") from None
+    if not rows:
+        raise UsageError(f"no release results under {args.results!r}: run `jitpi releases run BACKEND` first")
+    _require_matplotlib()
+    for path in releases.report(rows, Path(args.out)):
+        print(path)
     return EXIT_OK
 
 

@@ -500,7 +500,7 @@ def plot_precision(
     variant at the largest n), cold solid, warm dashed, the interquartile band shaded, and where
     each compiled backend starts to beat ``baseline`` from a cold start marked. PNG or SVG by
     ``path``'s extension. Curves are ``jitpi.precision.Curve``; each line's SVG group is
-    ``precision-cold-<backend>`` or ``precision-warm-<backend>``."""
+    ``precision-cold-<backend>-<device>`` or ``precision-warm-<backend>-<device>``."""
     from jitpi import precision
 
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
@@ -519,12 +519,12 @@ def plot_precision(
             label = f"{curve.backend} ({curve.variant})"
             warm = [curve.warm(n) for n in n_values]
             lines = axis.plot(grid, [e.seconds for e in warm], linestyle="--", color=colour, linewidth=1.4)
-            lines[0].set_gid(f"precision-warm-{curve.backend}")
+            lines[0].set_gid(f"precision-warm-{curve.backend}-{curve.device}")
             if curve.has_cold:
                 cold = [curve.cold(n) for n in n_values]
                 seconds = [e.seconds for e in cold]
                 lines = axis.plot(grid, seconds, color=colour, linewidth=2.0, label=label)
-                lines[0].set_gid(f"precision-cold-{curve.backend}")
+                lines[0].set_gid(f"precision-cold-{curve.backend}-{curve.device}")
                 axis.fill_between(
                     grid, [e.low for e in cold], [e.high for e in cold], color=colour, alpha=0.15, lw=0
                 )

@@ -387,8 +387,9 @@ def test_forked_processes_are_named_as_the_runner_reads_them():
     the name's tag, so every class of the suite needs a tag of its own."""
     sys.path.insert(0, str(ROOT))
     try:
-        from benchmarks.common import process_name
         from test_asv_suite import _suite_classes
+
+        from benchmarks.common import process_name
     finally:
         sys.path.remove(str(ROOT))
     tags = {}

@@ -91,7 +91,14 @@ def test_curves_from_several_runs_pool_their_cold_starts():
         return {
             "schema": "jitpi-sweep/2",
             "rows": [
-                {**row, "n": 10**5, "median_s": median, "iqr_s": 0.0, "import_s": 0.5, "first_call_s": first_call},
+                {
+                    **row,
+                    "n": 10**5,
+                    "median_s": median,
+                    "iqr_s": 0.0,
+                    "import_s": 0.5,
+                    "first_call_s": first_call,
+                },
                 {**row, "n": 10**7, "median_s": 0.01, "iqr_s": 0.0, "import_s": None, "first_call_s": None},
             ],
         }
@@ -123,8 +130,8 @@ def test_chart_has_a_cold_and_a_warm_line_per_backend(tmp_path):
     plotting.plot_precision(curves, str(svg), footer="test machine")
     text = svg.read_text(encoding="utf-8")
     for backend in ("numba", "numpy", "jax"):
-        assert f'id="precision-warm-{backend}"' in text
-    assert 'id="precision-cold-numba"' in text and 'id="precision-cold-jax"' not in text
+        assert f'id="precision-warm-{backend}-cpu"' in text
+    assert 'id="precision-cold-numba-cpu"' in text and 'id="precision-cold-jax-cpu"' not in text
     with pytest.raises(Exception, match=r"\.png or \.svg"):
         plotting.plot_precision(curves, str(tmp_path / "precision.pdf"), footer="")
 
@@ -144,10 +151,15 @@ def test_command_names_the_bad_argument(tmp_path, capsys):
     page.write_text("intro\n<!-- precision -->\n", encoding="utf-8")
     assert main(["precision", str(results), "--out", str(page)]) == 2
     assert "markers" in capsys.readouterr().err
-    page.write_text(f"intro\n{report.PRECISION_START}\nSTALE TABLE\n{report.PRECISION_END}\nend\n", encoding="utf-8")
+    page.write_text(
+        f"intro\n{report.PRECISION_START}\nSTALE TABLE\n{report.PRECISION_END}\nend\n", encoding="utf-8"
+    )
     assert main(["precision", str(results), "--out", str(page)]) == 0
     written = page.read_text(encoding="utf-8")
     assert "STALE TABLE" not in written and "| numpy | native |" in written and written.endswith("end\n")
+
+
+JITPI_RUN = (sys.executable, "-m", "jitpi", "run")
 
 
 def test_the_model_predicts_a_real_cold_run(tmp_path):
@@ -160,8 +172,19 @@ def test_the_model_predicts_a_real_cold_run(tmp_path):
     for index in range(2):
         path = tmp_path / f"model-{index}.json"
         done = subprocess.run(
-            [sys.executable, "-m", "jitpi", "run", "-b", "numba", "--variant", "shared", "--n", "1e4,1e5,1e6"]
-            + ["--repeat", "3", "--json", str(path)],
+            [
+                *JITPI_RUN,
+                "-b",
+                "numba",
+                "--variant",
+                "shared",
+                "--n",
+                "1e4,1e5,1e6",
+                "--repeat",
+                "3",
+                "--json",
+                str(path),
+            ],
             capture_output=True,
             text=True,
             timeout=300,

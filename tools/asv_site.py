@@ -13,6 +13,10 @@ so those two lose their integrity attribute.
 
 Without npm it leaves the site as asv wrote it (CDN links) and says so; the site then works
 wherever the CDNs are reachable, GitHub Pages included.
+
+It also puts a link to jitpi's own page, ``jitpi/index.html`` (the backends compared: written by
+``jitpi page --asv-results .asv/results --out .asv/html/jitpi``), in the navigation bar
+at the top of asv's index.html, once, whether or not npm is there.
 """
 
 from __future__ import annotations
@@ -66,6 +70,15 @@ ASSETS = {
     ),
 }
 VENDOR = "vendor"
+JITPI_PAGE = "jitpi/index.html"
+JITPI_LINK_ID = "nav-li-jitpi"
+JITPI_LINK = (
+    f'<li id="{JITPI_LINK_ID}"><a href="{JITPI_PAGE}" title="jitpi: leaderboard, throughput against n and '
+    'time to a precision of pi, every backend on one page" style="font-weight: bold; color: #1f77b4">'
+    "Backends compared (jitpi) &rarr;</a></li>"
+)
+# The last item of asv 0.6.6's navigation bar before the benchmark title: the link goes after it.
+NAV_ANCHOR = re.compile(r'<li id="nav-li-regressions">.*?</li>', re.DOTALL)
 # A script or stylesheet tag that loads from http(s): its URL and its integrity attribute.
 REMOTE_TAG = re.compile(r'<(?:script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>')
 INTEGRITY = re.compile(r'\s+integrity="([^"]+)"')
@@ -138,6 +151,26 @@ def localize(html_dir: Path) -> list[str]:
     return localized
 
 
+def link_jitpi_page(html_dir: Path) -> bool:
+    """Add the link to jitpi's page to the navigation bar of ``html_dir/index.html`` (or, where asv's
+    bar is not found, a banner at the top of the page); False where it is there already."""
+    index = html_dir / "index.html"
+    text = index.read_text(encoding="utf-8")
+    if f'id="{JITPI_LINK_ID}"' in text:
+        return False
+    anchor = NAV_ANCHOR.search(text)
+    if anchor is not None:
+        text = text[: anchor.end()] + "\n\t" + JITPI_LINK + text[anchor.end() :]
+    else:
+        banner = (
+            f'<div id="{JITPI_LINK_ID}" style="padding: 8px 16px; background: #eef5fb; font-size: 15px">'
+            f'<a href="{JITPI_PAGE}" style="font-weight: bold">Backends compared (jitpi) &rarr;</a></div>'
+        )
+        text = re.sub(r"(<body[^>]*>)", lambda match: match.group(1) + banner, text, count=1)
+    index.write_text(text, encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("html_dir", type=Path, help="asv's html_dir, after `asv publish`")
@@ -145,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.html_dir / "index.html").is_file():
         print(f"asv_site: no index.html in {args.html_dir}: run `asv publish` first", file=sys.stderr)
         return 2
+    if link_jitpi_page(args.html_dir):
+        print(f"asv_site: index.html links to {JITPI_PAGE} (jitpi page writes it)")
     try:
         localized = localize(args.html_dir)
     except SiteError as error:

@@ -1,0 +1,544 @@
+"""The race over releases: each compiler measured across its own releases, on asv's machinery.
+
+One jitpi commit is measured in one asv environment per release of one compiler (asv's matrix
+``include`` rules, written from ``RELEASES`` into ``.asv/releases/asv.conf.json``; the results go
+to the main results folder, so ``asv publish`` shows every environment in its selector). Each
+environment runs that compiler's native and shared variants: time at 1e5 and 1e9, the cold first
+call, peak memory and the accuracy track; setup checks every shared count against the reference's
+exact count. ``run`` resumes where it stopped (asv's ``--skip-existing-successful``) and records
+what each environment resolved (``pip list``: numpy, llvmlite, jaxlib...), ``report`` reads asv's
+result files, draws throughput and first call against the release and marks the steps that asv's
+own test (``asv compare``'s: a ratio beyond 1.1 and ``is_different``) calls significant.
+Why and what it costs: ``docs/releases.md``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FACTOR = 1.1
+"""A step between releases counts when the ratio is beyond this either way (asv compare's default)."""
+VARIANTS = ("native", "shared")
+TIME_N = ("1e5", "1e9")  # overhead-bound and throughput-bound
+MEMORY_N = "1e8"
+ACCURACY_N = "1e6"
+RELEASES_DIR = Path(".asv") / "releases"
+VERSIONS_FILE = "releases-versions.json"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release of one compiler and the exact pins its environment needs beside it."""
+
+    backend: str
+    version: str
+    requirements: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requirements", dict(self.requirements))
+
+
+def _releases(
+    backend: str, package: str, pins: Sequence[tuple[str, Mapping[str, str]]]
+) -> tuple[Release, ...]:
+    return tuple(Release(backend, version, {package: version, **extra}) for version, extra in pins)
+
+
+RELEASES: dict[str, tuple[Release, ...]] = {
+    # Every numba minor from 0.57, newest patch, each with the newest numpy it supports on Python
+    # 3.11 (numba refuses to import with a newer one). jitpi needs numpy >= 1.26: 0.57 and 0.58 are
+    # listed so that the sweep says so in their rows rather than leave them out silently.
+    "numba": _releases(
+        "numba",
+        "numba",
+        [
+            ("0.57.1", {"numpy": "1.24.4"}),
+            ("0.58.1", {"numpy": "1.25.2"}),
+            ("0.59.1", {"numpy": "1.26.4"}),
+            ("0.60.0", {"numpy": "2.0.2"}),
+            ("0.61.2", {"numpy": "2.2.6"}),
+            ("0.62.1", {"numpy": "2.3.5"}),
+            ("0.63.1", {"numpy": "2.3.5"}),
+            ("0.64.0", {"numpy": "2.3.5"}),
+            ("0.65.1", {"numpy": "2.4.6"}),
+            ("0.66.0", {"numpy": "2.4.6"}),
+            ("0.67.0", {"numpy": "2.4.6"}),
+            ("0.68.1", {"numpy": "2.4.6"}),
+        ],
+    ),
+    # JAX: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax.
+    "jax": tuple(
+        Release("jax", version, {"jax": version, "jaxlib": version, "numpy": "2.4.6"})
+        for version in (
+            "0.4.20",
+            "0.4.25",
+            "0.4.30",
+            "0.4.35",
+            "0.4.38",
+            "0.5.3",
+            "0.6.2",
+            "0.7.2",
+            "0.8.3",
+            "0.9.2",
+            "0.10.2",
+        )
+    ),
+    "tensorflow": _releases(
+        "tensorflow",
+        "tensorflow-cpu",
+        [
+            ("2.12.1", {"numpy": "1.24.4"}),
+            ("2.13.1", {"numpy": "1.24.4"}),
+            ("2.14.1", {"numpy": "1.26.4"}),
+            ("2.15.1", {"numpy": "1.26.4"}),
+            ("2.16.2", {"numpy": "1.26.4"}),
+            ("2.17.1", {"numpy": "1.26.4"}),
+            ("2.18.1", {"numpy": "2.0.2"}),
+            ("2.19.1", {"numpy": "2.1.3"}),
+            ("2.20.0", {"numpy": "2.2.6"}),
+            ("2.21.0", {"numpy": "2.4.6"}),
+        ],
+    ),
+    "taichi": _releases("taichi", "taichi", [(v, {"numpy": "2.4.6"}) for v in ("1.6.0", "1.7.0", "1.7.4")]),
+    "warp": _releases(
+        "warp",
+        "warp-lang",
+        [(v, {"numpy": "2.4.6"}) for v in ("1.7.2", "1.10.1", "1.13.0", "1.16.0", "1.19.0")],
+    ),
+}
+"""Per backend, its releases in order. torch is absent: PyPI's Linux wheels of every release but the
+CPU one on this machine's disk are CUDA builds of several GB (docs/releases.md)."""
+
+
+def release_of(backend: str, requirements: Mapping[str, str]) -> Release | None:
+    """The release an environment with these pins holds (None: not one of ``RELEASES``)."""
+    for release in RELEASES.get(backend, ()):
+        if all(requirements.get(name) == version for name, version in release.requirements.items()):
+            return release
+    return None
+
+
+def selection(backend: str) -> list[str]:
+    """``asv run -b`` patterns: the combinations a release environment measures."""
+    variants = "|".join(VARIANTS)
+    times = "|".join(TIME_N)
+    return [
+        rf"time_count_hits\('{backend}', '({variants})', 'cpu', '({times})'\)",
+        rf"timeraw_first_call\('{backend}', '({variants})', 'cpu'",
+        rf"peakmem_count_hits\('{backend}', '({variants})', 'cpu', '{MEMORY_N}'\)",
+        rf"track_rms_z\('{backend}', '({variants})', 'cpu', '{ACCURACY_N}'\)",
+    ]
+
+
+def release_config(base: Mapping[str, Any], releases: Iterable[Release], root: Path) -> dict[str, Any]:
+    """An asv configuration of one environment per release: the project's own (``base``), its
+    matrix replaced by ``include`` rules, environments under ``.asv/releases/env``, results and
+    site shared with the project's, paths absolute (the file lives under ``.asv``)."""
+    conf = dict(base)
+    conf["repo"] = str(root)
+    conf["benchmark_dir"] = str(root / base["benchmark_dir"])
+    conf["env_dir"] = str(root / RELEASES_DIR / "env")
+    conf["results_dir"] = str(root / base["results_dir"])
+    conf["html_dir"] = str(root / base["html_dir"])
+    pythons = list(base["pythons"])
+    conf["matrix"] = {}
+    conf["exclude"] = [{"python": ".*"}]  # no environment but the included ones
+    conf["include"] = [
+        {"python": python, "req": dict(sorted(release.requirements.items()))}
+        for release in releases
+        for python in pythons
+    ]
+    return conf
+
+
+def load_base_config(root: Path) -> dict[str, Any]:
+    import json5
+
+    return json5.loads((root / "asv.conf.json").read_text(encoding="utf-8"))
+
+
+def run(
+    backends: Sequence[str], *, root: Path = Path("."), machine: str | None = None, quick: bool = False
+) -> int:
+    """Create (once) and measure every release environment of ``backends`` on HEAD; return asv's
+    exit status. Environments and results that exist are kept: a second run measures what the
+    first did not."""
+    unknown = [backend for backend in backends if backend not in RELEASES]
+    if unknown:
+        raise ValueError(f"backends must be among {', '.join(RELEASES)}; got {', '.join(unknown)}")
+    root = root.resolve()
+    releases = [release for backend in backends for release in RELEASES[backend]]
+    conf = release_config(load_base_config(root), releases, root)
+    path = root / RELEASES_DIR / "asv.conf.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(conf, indent=2) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "asv", "run", "--config", str(path), "--show-stderr", "--record-samples"]
+    command += ["--skip-existing-successful"] if not quick else ["--quick"]
+    command += ["--machine", machine] if machine else []
+    for backend in backends:
+        for pattern in selection(backend):
+            command += ["-b", pattern]
+    command.append("HEAD^!")
+    status = subprocess.run(command, cwd=root).returncode
+    record_versions(root / RELEASES_DIR / "env", root / conf_results(conf, machine))
+    return status
+
+
+def conf_results(conf: Mapping[str, Any], machine: str | None) -> Path:
+    """The machine's folder under the results folder (asv's machine name: this host's, by default)."""
+    if machine is None:
+        from asv.machine import Machine
+
+        machine = Machine.get_unique_machine_name()
+    return Path(conf["results_dir"]) / machine
+
+
+def record_versions(env_dir: Path, machine_results: Path) -> dict[str, dict[str, str]]:
+    """What every release environment resolved, by asv's environment name: ``pip list`` of each,
+    merged into ``<results>/<machine>/releases-versions.json`` (asv records only the pins)."""
+    found: dict[str, dict[str, str]] = {}
+    for info_path in sorted(env_dir.glob("*/asv-env-info.json")):
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        python = info_path.parent / "bin" / "python"
+        done = subprocess.run(
+            [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            continue
+        installed = {entry["name"].lower(): entry["version"] for entry in json.loads(done.stdout)}
+        found[environment_key(info["requirements"])] = installed
+    if found:
+        machine_results.mkdir(parents=True, exist_ok=True)
+        path = machine_results / VERSIONS_FILE
+        known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        known.update(found)
+        path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return found
+
+
+def environment_key(requirements: Mapping[str, str]) -> str:
+    """One environment's pins as a stable key: "name==version" joined by spaces, sorted."""
+    return " ".join(f"{name}=={version}" for name, version in sorted(requirements.items()))
+
+
+# --- reading the results back ------------------------------------------------------------------
+
+
+@dataclass
+class Measure:
+    """One benchmark of one combination in one environment: asv's value, stats and samples."""
+
+    value: float | None
+    stats: dict[str, Any] | None = None
+    samples: list[float] | None = None
+
+
+@dataclass
+class ReleaseRow:
+    """What one release environment measured for one variant."""
+
+    release: Release
+    variant: str
+    time: dict[str, Measure] = field(default_factory=dict)  # n label -> seconds per call
+    first_call: Measure | None = None
+    peak_memory: Measure | None = None
+    rms_z: Measure | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def throughput(self, n: str) -> float | None:
+        measure = self.time.get(n)
+        if measure is None or not measure.value:
+            return None
+        mantissa, _, exponent = n.partition("e")
+        return int(mantissa) * 10 ** int(exponent) / measure.value
+
+
+BENCHMARKS = {
+    "time": "bench_time.CountHits.time_count_hits",
+    "first_call": "bench_cold.ColdStart.timeraw_first_call",
+    "peak_memory": "bench_memory.CountHitsMemory.peakmem_count_hits",
+    "rms_z": "bench_accuracy.Accuracy.track_rms_z",
+}
+
+
+def load_rows(results_dir: Path, machine: str | None = None, commit: str | None = None) -> list[ReleaseRow]:
+    """Every release environment's rows in asv's result files (one machine; one commit: the newest
+    with release results unless named), ordered by backend, then release."""
+    from asv.results import Results
+
+    machines = [machine] if machine else sorted(p.name for p in results_dir.iterdir() if p.is_dir())
+    rows: list[ReleaseRow] = []
+    for name in machines:
+        folder = results_dir / name
+        versions_path = folder / VERSIONS_FILE
+        versions = json.loads(versions_path.read_text(encoding="utf-8")) if versions_path.exists() else {}
+        loaded = []
+        for path in sorted(folder.glob("*.json")):
+            if path.name in ("machine.json", VERSIONS_FILE):
+                continue
+            result = Results.load(str(path), name)
+            found = [
+                (backend, release)
+                for backend in RELEASES
+                if (release := release_of(backend, result._requirements or {})) is not None
+            ]
+            if found:
+                loaded.append((result, found))
+        if not loaded:
+            continue
+        if commit is None:
+            newest = max(loaded, key=lambda item: item[0].date or 0)[0].commit_hash
+        else:
+            newest = next((r.commit_hash for r, _ in loaded if r.commit_hash.startswith(commit)), None)
+            if newest is None:
+                raise ValueError(f"commit {commit!r} has no release results on machine {name!r}")
+        for result, found in loaded:
+            if result.commit_hash != newest:
+                continue
+            for backend, release in found:
+                for variant in VARIANTS:
+                    row = ReleaseRow(
+                        release, variant, versions=versions.get(environment_key(result._requirements), {})
+                    )
+                    for n in TIME_N:
+                        row.time[n] = _measure(result, BENCHMARKS["time"], (backend, variant, "cpu", n))
+                    row.first_call = _measure(
+                        result, BENCHMARKS["first_call"], (backend, variant, "cpu", "1e5")
+                    )
+                    row.peak_memory = _measure(
+                        result, BENCHMARKS["peak_memory"], (backend, variant, "cpu", MEMORY_N)
+                    )
+                    row.rms_z = _measure(result, BENCHMARKS["rms_z"], (backend, variant, "cpu", ACCURACY_N))
+                    rows.append(row)
+    order = {(b, r.version): i for b, rs in RELEASES.items() for i, r in enumerate(rs)}
+    rows.sort(
+        key=lambda row: (
+            list(RELEASES).index(row.release.backend),
+            order[row.release.backend, row.release.version],
+            row.variant,
+        )
+    )
+    return rows
+
+
+def _measure(result: Any, name: str, params: tuple[str, ...]) -> Measure:
+    if name not in result.get_all_result_keys():
+        return Measure(None)
+    grid = result.get_result_params(name)
+    quoted = [repr(value) for value in params]
+    try:
+        index = _flat_index(grid, quoted)
+    except ValueError:
+        return Measure(None)
+    values = result.get_result_value(name, grid)
+    stats = result.get_result_stats(name, grid)
+    samples = result.get_result_samples(name, grid)
+    value = values[index]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Measure(None)
+    return Measure(value, stats[index] if stats else None, samples[index] if samples else None)
+
+
+def _flat_index(grid: Sequence[Sequence[str]], values: Sequence[str]) -> int:
+    index = 0
+    for axis, value in zip(grid, values, strict=True):
+        index = index * len(axis) + list(axis).index(value)
+    return index
+
+
+# --- steps between releases --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """From one release to the next, for one measure: the ratio (new / old) and whether asv's test
+    calls it significant; ``moved``: the other installed packages whose version changed too."""
+
+    backend: str
+    variant: str
+    what: str
+    old: str
+    new: str
+    ratio: float
+    significant: bool
+    moved: tuple[str, ...]
+
+
+def steps(rows: Sequence[ReleaseRow], what: str, pick) -> list[Step]:
+    """Consecutive releases of each (backend, variant) compared on ``pick(row) -> Measure``."""
+    from asv import _stats
+
+    found = []
+    by_series: dict[tuple[str, str], list[ReleaseRow]] = {}
+    for row in rows:
+        by_series.setdefault((row.release.backend, row.variant), []).append(row)
+    for (backend, variant), series in by_series.items():
+        measured = [(row, pick(row)) for row in series]
+        measured = [(row, m) for row, m in measured if m is not None and m.value]
+        for (old_row, old), (new_row, new) in itertools.pairwise(measured):
+            ratio = new.value / old.value
+            significant = False
+            if old.stats and new.stats and not (1 / FACTOR <= ratio <= FACTOR):
+                significant = _stats.is_different(old.samples, new.samples, old.stats, new.stats)
+            moved = tuple(
+                f"{name} {old_row.versions.get(name, '-')} -> {new_row.versions.get(name, '-')}"
+                for name in sorted(set(old_row.versions) | set(new_row.versions))
+                if old_row.versions.get(name) != new_row.versions.get(name)
+                and name not in {n.lower() for n in new_row.release.requirements} - {"numpy"}
+            )
+            found.append(
+                Step(
+                    backend,
+                    variant,
+                    what,
+                    old_row.release.version,
+                    new_row.release.version,
+                    ratio,
+                    significant,
+                    moved,
+                )
+            )
+    return found
+
+
+# --- the report: charts and a table -------------------------------------------------------------
+
+def report(rows: Sequence[ReleaseRow], out: Path) -> list[Path]:
+    """Per backend, ``releases-<backend>.png`` (throughput at 1e9 and the cold first call against
+    the release, a line per variant, significant steps marked) and ``releases.md`` (fastest and
+    slowest release, biggest step up and down, what else moved); return the files written."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from jitpi import plotting
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    backends = list(dict.fromkeys(row.release.backend for row in rows))
+    time_steps = steps(rows, "time at 1e9", lambda row: row.time.get("1e9"))
+    cold_steps = steps(rows, "first call", lambda row: row.first_call)
+    with matplotlib.rc_context(plotting.STYLE):
+        for backend in backends:
+            mine = [row for row in rows if row.release.backend == backend]
+            versions = list(dict.fromkeys(row.release.version for row in mine))
+            figure = Figure(figsize=(12, 7.5), dpi=plotting.DPI, layout="constrained")
+            speed_axis, cold_axis = figure.subplots(2, 1, sharex=True)
+            for variant in VARIANTS:
+                series = [row for row in mine if row.variant == variant]
+                x = [versions.index(row.release.version) for row in series]
+                rate = [row.throughput("1e9") for row in series]
+                cold = [row.first_call.value if row.first_call else None for row in series]
+                style = {"marker": plotting.MARKERS[variant], "color": plotting.COLOURS.get(backend)}
+                style["linestyle"] = "-" if variant == "shared" else "--"
+                speed_axis.plot(x, [r / 1e6 if r else math.nan for r in rate], label=variant, **style)
+                cold_axis.plot(x, [c if c else math.nan for c in cold], label=variant, **style)
+                for axis, found in ((speed_axis, time_steps), (cold_axis, cold_steps)):
+                    for step in found:
+                        if step.backend == backend and step.variant == variant and step.significant:
+                            index = versions.index(step.new)
+                            axis.axvspan(
+                                index - 0.5,
+                                index,
+                                color="#f4a582" if step.ratio > 1 else "#92c5de",
+                                alpha=0.35,
+                                lw=0,
+                            )
+            speed_axis.set_ylabel("throughput at n = 1e9\n(million samples/s)")
+            cold_axis.set_ylabel("cold first call (s)\nimport + compile + 1e5")
+            cold_axis.set_xticks(range(len(versions)), versions, rotation=45)
+            cold_axis.set_xlabel(f"{backend} release")
+            speed_axis.set_ylim(bottom=0)
+            cold_axis.set_ylim(bottom=0)
+            speed_axis.legend(title="variant")
+            figure.suptitle(f"{backend} across its releases", fontsize=14, fontweight="bold")
+            figure.supxlabel(
+                "shaded: a step asv's test calls significant (ratio beyond 1.1 and Mann-Whitney / CI): "
+                "red slower, blue faster; missing points: the release did not run (docs/releases.md)",
+                fontsize=8,
+                color="#666666",
+            )
+            path = out / f"releases-{backend}.png"
+            figure.savefig(path, dpi=plotting.DPI)
+            written.append(path)
+    path = out / "releases.md"
+    path.write_text(markdown(rows, time_steps + cold_steps), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def markdown(rows: Sequence[ReleaseRow], found: Sequence[Step]) -> str:
+    from jitpi.report import duration, markdown_table, rate
+
+    lines = []
+    for backend in dict.fromkeys(row.release.backend for row in rows):
+        lines += [f"### {backend}", ""]
+        body = []
+        for row in (r for r in rows if r.release.backend == backend):
+            status = "measured" if row.time.get("1e9") and row.time["1e9"].value else "did not run"
+            body.append(
+                [
+                    row.release.version,
+                    row.variant,
+                    rate(row.throughput("1e9")),
+                    rate(row.throughput("1e5")),
+                    duration(row.first_call.value if row.first_call else None),
+                    f"{row.peak_memory.value / 2**20:.0f}"
+                    if row.peak_memory and row.peak_memory.value
+                    else "-",
+                    f"{row.rms_z.value:.2f}" if row.rms_z and row.rms_z.value else "-",
+                    status,
+                ]
+            )
+        header = [
+            "release",
+            "variant",
+            "M/s at 1e9",
+            "M/s at 1e5",
+            "cold first call",
+            "peak MiB",
+            "RMS z",
+            "",
+        ]
+        lines += [markdown_table(header, body, numeric_from=2), ""]
+        for variant in VARIANTS:
+            measured = [
+                r
+                for r in rows
+                if r.release.backend == backend and r.variant == variant and r.throughput("1e9")
+            ]
+            if not measured:
+                continue
+            fastest = max(measured, key=lambda r: r.throughput("1e9"))
+            slowest = min(measured, key=lambda r: r.throughput("1e9"))
+            mine = [
+                s for s in found if s.backend == backend and s.variant == variant and s.what == "time at 1e9"
+            ]
+            up = min(mine, key=lambda s: s.ratio, default=None)  # time falls: faster
+            down = max(mine, key=lambda s: s.ratio, default=None)
+            lines.append(
+                f"- **{variant}**: fastest {fastest.release.version} "
+                f"({rate(fastest.throughput('1e9'))} M/s), "
+                f"slowest {slowest.release.version} ({rate(slowest.throughput('1e9'))} M/s)."
+            )
+            for label, step in (("biggest step up", up), ("biggest step down", down)):
+                if (
+                    step is None
+                    or (label.endswith("up") and step.ratio >= 1)
+                    or (label.endswith("down") and step.ratio <= 1)
+                ):
+                    continue
+                verdict = "significant" if step.significant else "not significant by asv's test"
+                moved = f"; also moved: {', '.join(step.moved)}" if step.moved else ""
+                lines.append(
+                    f"  {label}: {step.old} -> {step.new}, time x{step.ratio:.2f} ({verdict}){moved}."
+                )
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""The release sweep: its asv configuration, and a tiny sweep end to end (two local builds of a
+stand-in framework, one three times slower, measured in two asv environments and reported)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from asv_helpers import asv_environ, have_tools, light_config, make_repo, register_machine
+
+import jitpi
+from jitpi import releases
+from jitpi.releases import Release
+
+
+def test_every_release_names_a_backend_and_pins_its_compiler_exactly():
+    for backend, listed in releases.RELEASES.items():
+        assert backend in jitpi.BACKENDS
+        assert len({release.version for release in listed}) == len(listed) >= 2
+        for release in listed:
+            assert release.backend == backend
+            assert release.version in release.requirements.values()
+            assert all(version.count(".") >= 1 for version in release.requirements.values())
+            assert releases.release_of(backend, {**release.requirements, "rich": "15"}) == release
+
+
+def test_the_configuration_holds_one_environment_per_release():
+    from asv import environment
+    from asv.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    conf = releases.release_config(releases.load_base_config(root), releases.RELEASES["numba"], root)
+    path = root / ".asv" / "test-release-config.json"
+    path.parent.mkdir(exist_ok=True)
+    try:
+        path.write_text(json.dumps(conf), encoding="utf-8")
+        names = [env.name for env in environment.get_environments(Config.load(str(path)), None)]
+    finally:
+        path.unlink(missing_ok=True)
+    assert len(names) == len(releases.RELEASES["numba"])
+    assert names[0] == "virtualenv-py3.11-numba0.57.1-numpy1.24.4"
+    assert conf["results_dir"].endswith(".asv/results") and conf["env_dir"].endswith(".asv/releases/env")
+
+
+def test_selection_picks_the_combinations_a_release_measures():
+    import re
+
+    patterns = [re.compile(p) for p in releases.selection("numba")]
+    chosen = [
+        "bench_time.CountHits.time_count_hits('numba', 'shared', 'cpu', '1e9')",
+        "bench_time.CountHits.time_count_hits('numba', 'native', 'cpu', '1e5')",
+        "bench_cold.ColdStart.timeraw_first_call('numba', 'shared', 'cpu', '1e5')",
+        "bench_memory.CountHitsMemory.peakmem_count_hits('numba', 'native', 'cpu', '1e8')",
+        "bench_accuracy.Accuracy.track_rms_z('numba', 'shared', 'cpu', '1e6')",
+    ]
+    left = [
+        "bench_time.CountHits.time_count_hits('numba', 'naive', 'cpu', '1e9')",
+        "bench_time.CountHits.time_count_hits('numba', 'shared', 'cpu', '1e7')",
+        "bench_time.CountHits.time_count_hits('numba', 'shared', 'gpu', '1e9')",
+        "bench_time.CountHits.time_count_hits('numpy', 'shared', 'cpu', '1e9')",
+    ]
+    for name in chosen:
+        assert any(p.search(name) for p in patterns), name
+    for name in left:
+        assert not any(p.search(name) for p in patterns), name
+
+
+STANDIN = '''
+"""A stand-in framework: release 1 spins N times, release 2 three times as long."""
+__version__ = "{version}"
+def spin(n):
+    total = 0
+    for i in range(n * {factor}):
+        total += i
+    return total
+'''
+
+TINY_TIME = """
+import pistandin
+
+
+class CountHits:
+    params = (["standin"], ["native", "shared"], ["cpu"], ["1e5", "1e9"])
+    param_names = ("backend", "variant", "device", "n")
+    repeat = (8, 8, 20.0)
+    number = 1
+    warmup_time = 0
+
+    def time_count_hits(self, backend, variant, device, n):
+        pistandin.spin(20_000)
+"""
+
+
+def build_standins(folder: Path) -> None:
+    for version, factor in (("1.0", 1), ("2.0", 3)):
+        source = folder / f"src-{version}"
+        (source / "pistandin").mkdir(parents=True)
+        (source / "pistandin" / "__init__.py").write_text(
+            STANDIN.format(version=version, factor=factor), encoding="utf-8"
+        )
+        (source / "pyproject.toml").write_text(
+            textwrap.dedent(
+                f"""
+                [build-system]
+                requires = ["setuptools"]
+                build-backend = "setuptools.build_meta"
+                [project]
+                name = "pistandin"
+                version = "{version}"
+                """
+            ),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "-w",
+                str(folder),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
+    reason = have_tools()
+    if reason:
+        pytest.skip(reason)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_standins(wheels)
+    repo = make_repo(tmp_path / "repo", light_config(benchmark_dir="tiny"))
+    (repo / "tiny").mkdir()
+    (repo / "tiny" / "__init__.py").write_text("", encoding="utf-8")
+    (repo / "tiny" / "bench_time.py").write_text(TINY_TIME, encoding="utf-8")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qm", "tiny"],
+        cwd=repo,
+        check=True,
+    )
+    environ = asv_environ(tmp_path / "home")
+    environ["PIP_FIND_LINKS"] = " ".join(filter(None, [environ.get("PIP_FIND_LINKS", ""), str(wheels)]))
+    register_machine(repo, environ, "release-test")
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    standin = tuple(Release("numpy", v, {"pistandin": v}) for v in ("1.0", "2.0"))
+    monkeypatch.setattr(releases, "RELEASES", {"numpy": standin})
+    monkeypatch.setattr(releases, "selection", lambda backend: [r"time_count_hits"])
+
+    status = releases.run(["numpy"], root=repo, machine="release-test")
+    assert status == 0
+    results = repo / ".asv" / "results"
+    versions = json.loads((results / "release-test" / releases.VERSIONS_FILE).read_text(encoding="utf-8"))
+    assert {entry["pistandin"] for entry in versions.values()} == {"1.0", "2.0"}
+
+    rows = releases.load_rows(results, "release-test")
+    assert [(row.release.version, row.variant) for row in rows] == [
+        ("1.0", "native"),
+        ("1.0", "shared"),
+        ("2.0", "native"),
+        ("2.0", "shared"),
+    ]
+    assert all(row.time["1e9"].samples and len(row.time["1e9"].samples) >= 8 for row in rows)
+    (step, *_) = [
+        s for s in releases.steps(rows, "time at 1e9", lambda r: r.time.get("1e9")) if s.variant == "shared"
+    ]
+    assert (step.old, step.new) == ("1.0", "2.0")
+    assert 2.0 < step.ratio < 4.5 and step.significant
+    written = releases.report(rows, tmp_path / "out")
+    assert {path.name for path in written} == {"releases-numpy.png", "releases.md"}
+    table = (tmp_path / "out" / "releases.md").read_text(encoding="utf-8")
+    assert "biggest step down: 1.0 -> 2.0" in table and "(significant)" in table
+
+    # Resumed: nothing left to measure, nothing measured again.
+    before = {path: path.stat().st_mtime for path in (results / "release-test").glob("*-virtualenv-*.json")}
+    assert releases.run(["numpy"], root=repo, machine="release-test") == 0
+    assert {path: path.stat().st_mtime for path in before} == before

@@ -1,0 +1,517 @@
+"""jitpi's comparison page (jitpi/site.py) and its link from asv's front page (tools/asv_site.py).
+
+The results are real asv result files, written with asv's own API (``asv.machine.Machine.save``,
+``asv.results.Results.add_result`` and ``save``) for a tiny grid: three backends, two variants, two
+devices, measured / skipped / failed the way ``asv run`` records them (a median and quartiles from
+samples, NaN for a skip, None for a failure), plus a newer commit that measured nothing. The unit
+tests read them into rows and curves; the browser test publishes them with ``asv publish`` and
+tools/asv_site.py into a throwaway repository's site, writes the page, follows the front page's
+link in Debian's Chromium and checks every chart has points for every backend that ran. A
+screenshot stays in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import itertools
+import json
+import math
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from asv_helpers import ROOT, git
+
+asv_results = pytest.importorskip("asv.results", reason="asv is not installed (pip install -e '.[dev]')")
+from asv.machine import Machine  # noqa: E402
+from asv.runner import BenchmarkResult  # noqa: E402
+from asv.util import write_json  # noqa: E402
+
+from jitpi import site  # noqa: E402
+from jitpi.sweep.counts import UsageError  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+NAN = float("nan")
+MACHINE = {
+    "machine": "tiny",
+    "arch": "x86_64",
+    "cpu": "Test CPU @ 1.00GHz",
+    "num_cpu": "2",
+    "os": "Linux 6.0",
+    "ram": str(8 * 2**30),
+}
+REQUIREMENTS = {"numpy": "2.4.6", "numba": "0.68.1", "jax": "0.10.2", "jaxlib": "0.10.2", "rich": "15.0.0"}
+RELEASE = {"numba": "0.60.0", "numpy": "2.0.2"}  # an environment of jitpi.releases: one compiler
+BACKENDS = ["python", "numpy", "numba"]
+VARIANTS = ["native", "shared"]
+DEVICES = ["cpu", "gpu"]
+GRIDS = {
+    site.TIME: ("time", "seconds", "2", ["1e5", "1e7"]),
+    site.COLD: ("time", "seconds", "2", ["1e5"]),
+    site.MEMORY: ("memory", "bytes", "1", ["1e5", "1e8"]),
+    site.ACCURACY: ("track", "sigma", "1", ["1e5", "1e6"]),
+}
+# What the tiny run measured, per (benchmark, backend, variant, n) on the CPU: samples (a timing),
+# a value (memory, accuracy), NAN (skipped) or None (failed). Anything not listed skipped.
+MEASURED = {
+    (site.TIME, "numpy", "native", "1e5"): [0.9e-3, 1.0e-3, 1.2e-3],
+    (site.TIME, "numpy", "native", "1e7"): [0.09, 0.10, 0.11],
+    (site.TIME, "numba", "native", "1e5"): [1.9e-4, 2.0e-4, 2.4e-4],
+    (site.TIME, "numba", "native", "1e7"): [4.5e-3, 5.0e-3, 5.5e-3],
+    (site.TIME, "numba", "shared", "1e5"): [2.8e-4, 3.0e-4, 3.1e-4],
+    (site.TIME, "numba", "shared", "1e7"): None,
+    (site.TIME, "python", "native", "1e5"): [0.019, 0.020, 0.022],
+    (site.COLD, "numpy", "native", "1e5"): [0.09, 0.10, 0.13],
+    (site.COLD, "numba", "native", "1e5"): [1.0, 1.1, 1.3],
+    (site.COLD, "numba", "shared", "1e5"): [1.2, 1.25],
+    (site.COLD, "python", "native", "1e5"): [0.05, 0.06, 0.07],
+    (site.MEMORY, "numpy", "native", "1e5"): 41e6,
+    (site.MEMORY, "numpy", "native", "1e8"): 82e6,
+    (site.MEMORY, "numba", "native", "1e5"): 150e6,
+    (site.MEMORY, "numba", "native", "1e8"): 183e6,
+    (site.MEMORY, "numba", "shared", "1e5"): 151e6,
+    (site.MEMORY, "numba", "shared", "1e8"): 189e6,
+    (site.MEMORY, "python", "native", "1e5"): 37e6,
+    (site.ACCURACY, "numpy", "native", "1e5"): 0.67,
+    (site.ACCURACY, "numpy", "native", "1e6"): 0.75,
+    (site.ACCURACY, "numba", "native", "1e5"): 0.95,
+    (site.ACCURACY, "numba", "native", "1e6"): 0.82,
+    (site.ACCURACY, "numba", "shared", "1e5"): 1.02,
+    (site.ACCURACY, "numba", "shared", "1e6"): 1.19,
+    (site.ACCURACY, "python", "native", "1e5"): 2.5,
+}
+RAN = {"numpy", "numba", "python"}  # the backends with a measured bench_time
+
+
+def benchmark_entry(name: str) -> dict:
+    kind, unit, version, n_grid = GRIDS[name]
+    return {
+        "name": name,
+        "code": f"def {name.rsplit('.', 1)[-1]}(self, backend, variant, device, n): ...",
+        "type": kind,
+        "unit": unit,
+        "version": version,
+        "param_names": ["backend", "variant", "device", "n"],
+        "params": [[repr(v) for v in values] for values in (BACKENDS, VARIANTS, DEVICES, n_grid)],
+    }
+
+
+def outcome(name: str, combination: tuple[str, str, str, str], *, nothing: bool, measured: dict):
+    """(result, samples, number) of one combination, as asv_runner hands them to Results."""
+    backend, variant, device, n = combination
+    value = NAN if nothing or device == "gpu" else measured.get((name, backend, variant, n), NAN)
+    if isinstance(value, list):
+        return _median(value), value, 1
+    return value, None, None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def write_results(
+    results_dir: Path,
+    commit: str,
+    date_ms: int,
+    *,
+    names=tuple(GRIDS),
+    nothing: bool = False,
+    record_samples: bool = True,
+    machine: dict = MACHINE,
+    requirements: dict = REQUIREMENTS,
+    measured: dict = MEASURED,
+) -> None:
+    """One commit's results for ``machine``, through asv's own classes."""
+    info = Machine()
+    info.__dict__.update(machine)
+    info.save(str(results_dir))
+    params = {**machine, "python": "3.11", **requirements}
+    env_name = "virtualenv-py3.11-" + "-".join(f"{k}{v}" for k, v in sorted(requirements.items()))
+    results = asv_results.Results(params, requirements, commit, date_ms, "3.11", env_name, {})
+    for name in names:
+        entry = benchmark_entry(name)
+        grid = list(itertools.product(*([ast.literal_eval(v) for v in vs] for vs in entry["params"])))
+        outcomes = [outcome(name, combination, nothing=nothing, measured=measured) for combination in grid]
+        result = BenchmarkResult(
+            result=[o[0] for o in outcomes],
+            samples=[o[1] for o in outcomes],
+            number=[o[2] for o in outcomes],
+            errcode=0,
+            stderr="",
+            profile=None,
+        )
+        results.add_result(entry, result, record_samples=record_samples)
+    results.save(str(results_dir))
+    write_json(
+        str(results_dir / "benchmarks.json"), {name: benchmark_entry(name) for name in GRIDS}, api_version=2
+    )
+
+
+OLD, NEW = "a" * 40, "b" * 40
+OLD_DATE, NEW_DATE = 1_796_173_597_000, 1_796_176_322_000
+
+
+@pytest.fixture
+def results_dir(tmp_path) -> Path:
+    """A full run at OLD and, like a ``-b ...gpu`` run after it, a newer commit that measured nothing."""
+    results = tmp_path / "results"
+    write_results(results, OLD, OLD_DATE)
+    write_results(results, NEW, NEW_DATE, names=(site.TIME,), nothing=True)
+    return results
+
+
+# --- reading asv's results --------------------------------------------------------------------
+
+
+def test_the_newest_commit_with_a_measurement_is_read_and_the_newer_empty_one_named(results_dir):
+    run = site.load_asv(results_dir)
+    assert run.commit == OLD and run.machine == "tiny"
+    assert run.newer == [f"{NEW[:8]} measured nothing (24 combinations, all skipped)"]
+    assert run.versions == REQUIREMENTS and run.python == "3.11"
+    assert run.machine_info["cpu"] == MACHINE["cpu"]
+    timing = run.data[site.TIME][("numpy", "native", "cpu")][10**7]
+    assert timing.state == site.MEASURED and timing.value == pytest.approx(0.10)
+    assert timing.samples == (0.09, 0.10, 0.11) and timing.q25 < timing.value < timing.q75
+    assert run.data[site.TIME][("numba", "shared", "cpu")][10**7].state == site.FAILED
+    assert run.data[site.TIME][("python", "native", "cpu")][10**7].state == site.SKIPPED
+
+
+def test_environments_that_pin_fewer_frameworks_are_left_out(results_dir):
+    """jitpi.releases measures one compiler per environment into the same results folder: at the
+    same commit, and alone at a later one. Neither may replace the project's environment."""
+    slow = {
+        key: [10 * t for t in value] if isinstance(value, list) else value
+        for key, value in MEASURED.items()
+        if key[1] == "numba"
+    }
+    write_results(results_dir, OLD, OLD_DATE, requirements=RELEASE, measured=slow)
+    write_results(results_dir, "c" * 40, NEW_DATE + 1000, requirements=RELEASE, measured=slow)
+    run = site.load_asv(results_dir)
+    assert run.commit == OLD and run.versions == REQUIREMENTS
+    assert run.other_envs == ["virtualenv-py3.11-numba0.60.0-numpy2.0.2"]
+    assert run.newer == [
+        f"{'c' * 8} has results only in 1 other environment",
+        f"{NEW[:8]} measured nothing (24 combinations, all skipped)",
+    ]
+    rows = {row.key: row for row in site.rows_from_asv(run)}
+    assert rows[("numba", "native", "cpu")].throughput == pytest.approx(1e7 / 5.0e-3)
+
+
+def test_rows_hold_throughput_cold_start_memory_and_accuracy_at_the_largest_n(results_dir):
+    rows = {row.key: row for row in site.rows_from_asv(site.load_asv(results_dir))}
+    numpy = rows[("numpy", "native", "cpu")]
+    assert numpy.status == site.MEASURED and not numpy.failed
+    assert numpy.throughput == pytest.approx(1e7 / 0.10) and numpy.throughput_n == 10**7
+    assert numpy.cold_s == pytest.approx(0.10)  # the median of bench_cold's samples
+    assert numpy.memory_bytes == 82e6 and numpy.memory_n == 10**8
+    assert numpy.rms_z == 0.75 and numpy.rms_n == 10**6
+    python = rows[("python", "native", "cpu")]
+    assert python.throughput_n == 10**5 and python.memory_n == 10**5  # its largest measured n
+    shared = rows[("numba", "shared", "cpu")]
+    assert shared.status == site.MEASURED and shared.failed == ["time at n = 1e7"]
+    assert shared.throughput_n == 10**5
+    assert rows[("python", "shared", "cpu")].status == site.SKIPPED
+    assert rows[("numpy", "native", "gpu")].status == site.SKIPPED
+
+
+def test_the_leaderboard_ranks_by_throughput_and_folds_what_skipped(results_dir):
+    ranked = site.ranked(site.rows_from_asv(site.load_asv(results_dir)))
+    measured = [row.key for row in ranked if row.status == site.MEASURED]
+    assert measured == [
+        ("numba", "native", "cpu"),  # 2e3 M samples/s at 1e7
+        ("numba", "shared", "cpu"),  # 333 at 1e5, the largest n it measured
+        ("numpy", "native", "cpu"),  # 100 at 1e7
+        ("python", "native", "cpu"),
+    ]
+    skipped = [(row.backend, row.variant, row.device) for row in ranked if row.status == site.SKIPPED]
+    assert skipped == [
+        ("python", "shared", "cpu"),
+        ("numpy", "shared", "cpu"),
+        ("every backend", "native, shared", "gpu"),
+    ]
+
+
+def test_curves_start_at_the_cold_start_n_with_the_cold_samples(results_dir):
+    curves = {(c.backend, c.variant, c.device): c for c in site.curves_from_asv(site.load_asv(results_dir))}
+    assert set(curves) == {
+        ("numpy", "native", "cpu"),
+        ("numba", "native", "cpu"),
+        ("numba", "shared", "cpu"),
+        ("python", "native", "cpu"),
+    }
+    numba = curves[("numba", "native", "cpu")]
+    assert [point.n for point in numba.points] == [10**5, 10**7]
+    assert numba.points[0].median_s == pytest.approx(2.0e-4) and numba.points[0].iqr_s > 0
+    assert numba.startup_s == (1.0, 1.1, 1.3)
+    assert numba.startup().seconds == pytest.approx(1.1 - 2.0e-4)
+
+
+def test_without_recorded_samples_the_cold_start_is_its_quartiles(tmp_path):
+    results = tmp_path / "results"
+    write_results(results, OLD, OLD_DATE, record_samples=False)
+    run = site.load_asv(results)
+    curve = next(c for c in site.curves_from_asv(run) if (c.backend, c.variant) == ("numba", "native"))
+    measure = run.data[site.COLD][("numba", "native", "cpu")][10**5]
+    assert measure.samples == ()
+    assert curve.startup_s == (measure.q25, measure.value, measure.q75)
+    rows = {row.key: row for row in site.rows_from_asv(run)}
+    assert rows[("numba", "native", "cpu")].cold_s == pytest.approx(1.1)
+
+
+def test_a_sweep_file_gives_the_leaderboard_and_the_curves(tmp_path, results_dir):
+    data = json.loads((ROOT / "docs" / "cpu-sweep.json").read_text())
+    rows = {row.key: row for row in site.rows_from_sweep(data)}
+    ok = [r for r in data["rows"] if (r["backend"], r["variant"], r["status"]) == ("numba", "native", "ok")]
+    numba = rows[("numba", "native", "cpu")]
+    assert numba.throughput_n == max(r["n"] for r in ok) and numba.status == site.MEASURED
+    assert numba.throughput == pytest.approx(max(ok, key=lambda r: r["n"])["samples_per_s"])
+    first = min(ok, key=lambda r: r["n"])
+    assert numba.cold_s == pytest.approx(first["import_s"] + first["first_call_s"])
+    assert numba.rms_z == pytest.approx(math.sqrt(sum(r["z"] ** 2 for r in ok) / len(ok)))
+
+    page = site.write_page(results_dir, tmp_path / "out", sweep_json=ROOT / "docs" / "cpu-sweep.json")
+    text = page.read_text()
+    board = text[text.index('id="leaderboard"') : text.index('id="throughput"')]
+    assert "cpu-sweep.json" in board and "peak memory, which jitpi run does not measure" in board
+    precision = text[text.index('<section id="precision"') :]
+    assert "cpu-sweep.json" in precision.split("</p>")[0]
+    assert (
+        "asv results" in text[text.index('<section id="throughput"') : text.index('<section id="precision"')]
+    )
+
+
+# --- errors name the argument and what is allowed ----------------------------------------------
+
+
+def test_errors_name_the_argument_and_what_is_allowed(tmp_path, results_dir):
+    with pytest.raises(UsageError, match=r"--asv-results .*no such folder.*results_dir"):
+        site.load_asv(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match=r"--asv-results .*no asv results found"):
+        site.load_asv(tmp_path / "empty")
+    with pytest.raises(UsageError, match=r"--machine 'other': no results for it .*machines: tiny"):
+        site.load_asv(results_dir, "other")
+    write_results(results_dir, OLD, OLD_DATE, machine={**MACHINE, "machine": "second"})
+    with pytest.raises(UsageError, match=r"--machine: .*several machines; choose one of second, tiny"):
+        site.load_asv(results_dir)
+    assert site.load_asv(results_dir, "tiny").commit == OLD
+
+    only_skips = tmp_path / "skips"
+    write_results(only_skips, NEW, NEW_DATE, nothing=True)
+    with pytest.raises(UsageError, match=r"no commit has a measured result for machine 'tiny'"):
+        site.load_asv(only_skips)
+    not_json = tmp_path / "results.json"
+    not_json.write_text("{}")
+    with pytest.raises(UsageError, match=r"^--json: .*not a jitpi results file"):
+        site.write_page(results_dir, tmp_path / "out", sweep_json=not_json, machine="tiny")
+
+
+def test_the_command_writes_the_page_or_says_what_is_wrong(tmp_path, results_dir, capsys):
+    from jitpi.cli import main
+
+    assert main(["page", "--asv-results", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    assert "--asv-results" in capsys.readouterr().err
+    assert main(["page", "--asv-results", str(results_dir), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "index.html")
+
+
+def test_the_page_has_every_backends_series_and_says_where_the_numbers_come_from(tmp_path, results_dir):
+    text = site.write_page(results_dir, tmp_path / "out").read_text()
+    for backend, variant in [
+        ("numpy", "native"),
+        ("numba", "native"),
+        ("numba", "shared"),
+        ("python", "native"),
+    ]:
+        assert f'<g id="throughput-{backend}-{variant}-cpu">' in text
+    for backend in RAN:
+        assert f'<g id="precision-warm-{backend}-cpu">' in text
+        assert f'<g id="precision-cold-{backend}-cpu">' in text
+    assert "throughput-python-shared" not in text  # skipped: no series
+    assert f"commit <b>{OLD[:8]}</b>" in text and f"{NEW[:8]} measured nothing" in text
+    assert "Test CPU @ 1.00GHz" in text and "numba 0.68.1" in text and "numpy 2.4.6" in text
+    assert text.count("Source: asv results") == 3
+    assert "<?xml" not in text and "<metadata>" not in text  # inlined: no prolog, no RDF block
+
+
+# --- the front page's link ----------------------------------------------------------------------
+
+
+def test_asv_site_links_the_page_from_asvs_navigation_bar_once(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import asv_site
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    www = Path(asv_results.__file__).parent / "www" / "index.html"
+    index = tmp_path / "index.html"
+    shutil.copy(www, index)
+    assert asv_site.link_jitpi_page(tmp_path) is True
+    assert asv_site.link_jitpi_page(tmp_path) is False
+    text = index.read_text()
+    assert text.count('href="jitpi/index.html"') == 1
+    nav = text[text.index('<nav id="nav"') : text.index("</nav>")]
+    assert 'id="nav-li-jitpi"' in nav
+
+
+# --- in a real browser --------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """asv publish of the tiny results in a throwaway repository, tools/asv_site.py, then the page."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = tmp_path_factory.mktemp("published")
+    repo = root / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commits = []
+    for message in ("first", "second"):
+        git(repo, "commit", "-q", "--allow-empty", "-m", message)
+        commits.append((git(repo, "rev-parse", "HEAD"), int(git(repo, "log", "-1", "--format=%ct")) * 1000))
+    results = repo / ".asv" / "results"
+    write_results(results, *commits[0])
+    write_results(results, *commits[1], names=(site.TIME,), nothing=True)
+    conf = {
+        "version": 1,
+        "project": "jitpi",
+        "repo": ".",
+        "branches": ["main"],
+        "environment_type": "existing",
+        "results_dir": ".asv/results",
+        "html_dir": ".asv/html",
+    }
+    (repo / "asv.conf.json").write_text(json.dumps(conf))
+    done = subprocess.run(
+        [sys.executable, "-m", "asv", "publish"], cwd=repo, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = repo / ".asv" / "html"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "asv_site.py"), str(html)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "jitpi/index.html" in done.stdout, done.stdout + done.stderr
+    if "served from" not in done.stdout:
+        pytest.skip(f"asv's JavaScript could not be vendored (npm): {done.stderr.strip()}")
+    done = subprocess.run(
+        [sys.executable, "-m", "jitpi", "page", "--asv-results", str(results), "--out", str(html / "jitpi")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return html
+
+
+@pytest.fixture(scope="module")
+def server(published):
+    handler = functools.partial(QuietHandler, directory=str(published))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (bash tools/install-browser.sh, as root)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+SERIES = """() => {
+    const groups = {};
+    for (const figure of document.querySelectorAll('figure svg')) {
+        for (const g of figure.querySelectorAll('g[id^="throughput-"], g[id^="precision-"]')) {
+            if (g.id.includes('-iqr-')) continue;
+            const path = g.querySelector('path');
+            groups[g.id] = {
+                markers: g.querySelectorAll('use').length,
+                length: path ? path.getTotalLength() : 0,
+                visible: g.getBoundingClientRect().width > 0,
+            };
+        }
+    }
+    const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+    const rows = [...document.querySelectorAll('#leaderboard-table tbody tr')].map(tr => ({
+        backend: tr.cells[1].textContent.trim(), status: tr.cells[tr.cells.length - 1].textContent.trim()}));
+    return {groups, duplicates: ids.filter((id, i) => ids.indexOf(id) !== i), rows,
+            charts: document.querySelectorAll('figure svg').length};
+}"""
+
+
+@pytest.mark.slow
+def test_the_front_page_links_to_a_page_whose_charts_show_every_backend_that_ran(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.on(
+        "response",
+        lambda response: response.status >= 400 and errors.append(f"{response.status}: {response.url}"),
+    )
+    outside: list[str] = []
+    page.on("request", lambda request: request.url.startswith(server) or outside.append(request.url))
+
+    page.goto(f"{server}/index.html", wait_until="networkidle")
+    link = page.locator("#nav-li-jitpi a")
+    assert link.is_visible()
+    link.click()
+    page.wait_for_url(f"{server}/jitpi/index.html")
+    page.wait_for_load_state("networkidle")
+    found = page.evaluate(SERIES)
+    page.hover("#leaderboard-table tbody tr:first-child")  # the highlight script runs without an error
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(ARTIFACTS / "jitpi-site-page.png"), full_page=True)
+    page.close()
+
+    assert not errors, errors
+    assert not outside, f"the page loaded from outside its own server: {outside}"
+    assert found["charts"] == 2 and not found["duplicates"], found
+    groups = found["groups"]
+    for backend, variant, points in [
+        ("numpy", "native", 2),
+        ("numba", "native", 2),
+        ("numba", "shared", 1),
+        ("python", "native", 1),
+    ]:
+        series = groups[f"throughput-{backend}-{variant}-cpu"]
+        assert series["markers"] == points and series["visible"], (backend, variant, series)
+    for backend in RAN:
+        for kind in ("cold", "warm"):
+            series = groups[f"precision-{kind}-{backend}-cpu"]
+            assert series["length"] > 50 and series["visible"], (backend, kind, series)
+    ran = {row["backend"] for row in found["rows"] if row["status"].startswith("measured")}
+    assert ran == RAN
