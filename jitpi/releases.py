@@ -31,7 +31,13 @@ TIME_N = ("1e5", "1e9")  # overhead-bound and throughput-bound
 MEMORY_N = "1e8"
 ACCURACY_N = "1e6"
 RELEASES_DIR = Path(".asv") / "releases"
-VERSIONS_FILE = "releases-versions.json"
+VERSIONS_DIR = "releases-versions"
+"""Beside the results folder (asv reads every .json inside it): <machine>.json, what each release
+environment resolved."""
+
+
+def versions_path(results_dir: Path, machine: str) -> Path:
+    return Path(results_dir).parent / VERSIONS_DIR / f"{machine}.json"
 
 
 @dataclass(frozen=True)
@@ -188,22 +194,17 @@ def run(
             command += ["-b", pattern]
     command.append("HEAD^!")
     status = subprocess.run(command, cwd=root).returncode
-    record_versions(root / RELEASES_DIR / "env", root / conf_results(conf, machine))
-    return status
-
-
-def conf_results(conf: Mapping[str, Any], machine: str | None) -> Path:
-    """The machine's folder under the results folder (asv's machine name: this host's, by default)."""
     if machine is None:
         from asv.machine import Machine
 
         machine = Machine.get_unique_machine_name()
-    return Path(conf["results_dir"]) / machine
+    record_versions(root / RELEASES_DIR / "env", versions_path(Path(conf["results_dir"]), machine))
+    return status
 
 
-def record_versions(env_dir: Path, machine_results: Path) -> dict[str, dict[str, str]]:
-    """What every release environment resolved, by asv's environment name: ``pip list`` of each,
-    merged into ``<results>/<machine>/releases-versions.json`` (asv records only the pins)."""
+def record_versions(env_dir: Path, path: Path) -> dict[str, dict[str, str]]:
+    """What every release environment resolved: ``pip list`` of each, by its pins
+    (``environment_key``), merged into ``path`` (asv records only the pins)."""
     found: dict[str, dict[str, str]] = {}
     for info_path in sorted(env_dir.glob("*/asv-env-info.json")):
         info = json.loads(info_path.read_text(encoding="utf-8"))
@@ -216,8 +217,7 @@ def record_versions(env_dir: Path, machine_results: Path) -> dict[str, dict[str,
         installed = {entry["name"].lower(): entry["version"] for entry in json.loads(done.stdout)}
         found[environment_key(info["requirements"])] = installed
     if found:
-        machine_results.mkdir(parents=True, exist_ok=True)
-        path = machine_results / VERSIONS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
         known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         known.update(found)
         path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -278,11 +278,11 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
     rows: list[ReleaseRow] = []
     for name in machines:
         folder = results_dir / name
-        versions_path = folder / VERSIONS_FILE
-        versions = json.loads(versions_path.read_text(encoding="utf-8")) if versions_path.exists() else {}
+        recorded = versions_path(results_dir, name)
+        versions = json.loads(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
         loaded = []
         for path in sorted(folder.glob("*.json")):
-            if path.name in ("machine.json", VERSIONS_FILE):
+            if path.name == "machine.json":
                 continue
             result = Results.load(str(path), name)
             found = [

@@ -1,5 +1,5 @@
 """The release sweep: its asv configuration, and a tiny sweep end to end (two local builds of a
-stand-in framework, one three times slower, measured in two asv environments and reported)."""
+stand-in framework, one ten times slower, measured in two asv environments and reported)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_selection_picks_the_combinations_a_release_measures():
 
 
 STANDIN = '''
-"""A stand-in framework: release 1 spins N times, release 2 three times as long."""
+"""A stand-in framework: release 1 spins N times, release 2 ten times as long."""
 __version__ = "{version}"
 def spin(n):
     total = 0
@@ -84,7 +84,7 @@ import pistandin
 
 
 class CountHits:
-    params = (["standin"], ["native", "shared"], ["cpu"], ["1e5", "1e9"])
+    params = (["numpy"], ["native", "shared"], ["cpu"], ["1e5", "1e9"])
     param_names = ("backend", "variant", "device", "n")
     repeat = (8, 8, 20.0)
     number = 1
@@ -96,7 +96,7 @@ class CountHits:
 
 
 def build_standins(folder: Path) -> None:
-    for version, factor in (("1.0", 1), ("2.0", 3)):
+    for version, factor in (("1.0", 1), ("2.0", 10)):
         source = folder / f"src-{version}"
         (source / "pistandin").mkdir(parents=True)
         (source / "pistandin" / "__init__.py").write_text(
@@ -163,7 +163,7 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     status = releases.run(["numpy"], root=repo, machine="release-test")
     assert status == 0
     results = repo / ".asv" / "results"
-    versions = json.loads((results / "release-test" / releases.VERSIONS_FILE).read_text(encoding="utf-8"))
+    versions = json.loads(releases.versions_path(results, "release-test").read_text(encoding="utf-8"))
     assert {entry["pistandin"] for entry in versions.values()} == {"1.0", "2.0"}
 
     rows = releases.load_rows(results, "release-test")
@@ -178,7 +178,7 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
         s for s in releases.steps(rows, "time at 1e9", lambda r: r.time.get("1e9")) if s.variant == "shared"
     ]
     assert (step.old, step.new) == ("1.0", "2.0")
-    assert 2.0 < step.ratio < 4.5 and step.significant
+    assert step.ratio > 3.0 and step.significant  # 10x the work, read through a noisy machine
     written = releases.report(rows, tmp_path / "out")
     assert {path.name for path in written} == {"releases-numpy.png", "releases.md"}
     table = (tmp_path / "out" / "releases.md").read_text(encoding="utf-8")
