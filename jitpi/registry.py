@@ -51,6 +51,22 @@ class JitCache:
 
 
 @dataclass(frozen=True)
+class Release:
+    """One release of a backend's framework, and the exact pins its environment needs beside it
+    (numba refuses a newer numpy than it was built for; jaxlib moves with jax)."""
+
+    version: str
+    pins: Mapping[str, str] = field(default_factory=dict)
+    package: str | None = None
+    """The distribution installed at ``version`` where it is not the backend's (tensorflow-cpu)."""
+
+
+def _releases(versions: str, package: str | None = None, **pins: str) -> tuple[Release, ...]:
+    """``_releases("1.6.0 1.7.4", numpy="2.4.6")``: several releases with the same pins."""
+    return tuple(Release(version, dict(pins), package) for version in versions.split())
+
+
+@dataclass(frozen=True)
 class BackendInfo:
     """What must be importable for a backend, the pip extra that installs it, and its JIT caches."""
 
@@ -65,6 +81,9 @@ class BackendInfo:
     """variant -> the largest n one warm CPU call does within ~30 s on a 2-core machine, for a
     backend at interpreter speed; the tests and the asv suite size their work by it without
     importing the framework. Absent: any n."""
+
+    releases: tuple[Release, ...] = ()
+    """The releases ``jitpi releases`` measures, oldest first (none: the backend is not swept)."""
 
     def affordable_n(self, variant: str) -> int | None:
         """The largest n one CPU call of ``variant`` does in reasonable time, or None for any."""
@@ -88,24 +107,96 @@ REGISTRY: dict[str, BackendInfo] = {
         BackendInfo("python", (), None, False, cpu_max_n={"naive": 10**7, "native": 10**7, "shared": 10**6}),
         # numpy's shared variant is the vectorised Philox reference: ~8 M samples/s.
         BackendInfo("numpy", ("numpy",), None, False, cpu_max_n={"shared": 10**8}),
-        BackendInfo("numba", ("numba",), "numba", True, (JitCache("NUMBA_CACHE_DIR"), CUDA_CACHE)),
-        BackendInfo("jax", ("jax", "jaxlib"), "jax", True, (JAX_CACHE, CUDA_CACHE)),
+        # Releases: every minor from 0.57, newest patch, with the newest numpy each supports (jitpi
+        # needs numpy >= 1.26, so 0.57 and 0.58 say so in their rows rather than vanish).
+        BackendInfo(
+            "numba",
+            ("numba",),
+            "numba",
+            True,
+            (JitCache("NUMBA_CACHE_DIR"), CUDA_CACHE),
+            releases=(
+                *_releases("0.57.1", numpy="1.24.4"),
+                *_releases("0.58.1", numpy="1.25.2"),
+                *_releases("0.59.1", numpy="1.26.4"),
+                *_releases("0.60.0", numpy="2.0.2"),
+                *_releases("0.61.2", numpy="2.2.6"),
+                *_releases("0.62.1 0.63.1 0.64.0", numpy="2.3.5"),
+                *_releases("0.65.1 0.66.0 0.67.0 0.68.1", numpy="2.4.6"),
+            ),
+        ),
+        # Releases: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax.
+        BackendInfo(
+            "jax",
+            ("jax", "jaxlib"),
+            "jax",
+            True,
+            (JAX_CACHE, CUDA_CACHE),
+            releases=tuple(
+                Release(version, {"jaxlib": version, "numpy": "2.4.6"})
+                for version in [
+                    "0.4.20",
+                    "0.4.25",
+                    "0.4.30",
+                    "0.4.35",
+                    "0.4.38",
+                    "0.5.3",
+                    "0.6.2",
+                    "0.7.2",
+                    "0.8.3",
+                    "0.9.2",
+                    "0.10.2",
+                ]
+            ),
+        ),
         # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.
-        BackendInfo("tensorflow", ("tensorflow",), "tensorflow", True, (CUDA_CACHE,)),
+        BackendInfo(
+            "tensorflow",
+            ("tensorflow",),
+            "tensorflow",
+            True,
+            (CUDA_CACHE,),
+            releases=(
+                *_releases("2.12.1 2.13.1", "tensorflow-cpu", numpy="1.24.4"),
+                *_releases("2.14.1 2.15.1 2.16.2 2.17.1", "tensorflow-cpu", numpy="1.26.4"),
+                *_releases("2.18.1", "tensorflow-cpu", numpy="2.0.2"),
+                *_releases("2.19.1", "tensorflow-cpu", numpy="2.1.3"),
+                *_releases("2.20.0", "tensorflow-cpu", numpy="2.2.6"),
+                *_releases("2.21.0", "tensorflow-cpu", numpy="2.4.6"),
+            ),
+        ),
         BackendInfo("torch", ("torch",), "torch", True, (JitCache("TORCHINDUCTOR_CACHE_DIR"), TRITON_CACHE)),
         # Triton kernels take torch tensors, in the interpreter too.
         # Without a GPU, Triton's interpreter runs ~1 M samples/s.
         BackendInfo(
             "triton", ("triton", "torch"), "triton", True, (TRITON_CACHE,), cpu_max_n=_INTERPRETER_SPEED
         ),
-        BackendInfo("warp", ("warp",), "warp", True, (JitCache("WARP_CACHE_PATH"), CUDA_CACHE), "warp-lang"),
-        BackendInfo("taichi", ("taichi",), "taichi", True, (JitCache("TI_OFFLINE_CACHE_FILE_PATH"),)),
+        BackendInfo(
+            "warp",
+            ("warp",),
+            "warp",
+            True,
+            (JitCache("WARP_CACHE_PATH"), CUDA_CACHE),
+            "warp-lang",
+            releases=_releases("1.7.2 1.10.1 1.13.0 1.16.0 1.19.0", numpy="2.4.6"),
+        ),
+        BackendInfo(
+            "taichi",
+            ("taichi",),
+            "taichi",
+            True,
+            (JitCache("TI_OFFLINE_CACHE_FILE_PATH"),),
+            releases=_releases("1.6.0 1.7.0 1.7.4", numpy="2.4.6"),
+        ),
         BackendInfo("tinygrad", ("tinygrad",), "tinygrad", True, (JitCache("CACHEDB", file=True),)),
         # MLX builds its compiled kernels as libraries under $TMPDIR/mlx.
         BackendInfo("mlx", ("mlx",), "mlx", True, (JitCache("TMPDIR"),)),
         # PyPy is Debian's pypy3 interpreter, run as a worker process; its JIT keeps no disk cache.
         # One worker runs the article's loop at ~30 M samples/s, two the shared stream at ~150 M/s.
         BackendInfo("pypy", (), None, True, cpu_max_n={"naive": 10**8, "native": 10**9, "shared": 10**9}),
+        # Mojo's compiler comes in the mojo wheel, its parallelize in MAX's (the max wheel). Its
+        # cache folder holds both its own compile cache and the kernels jitpi builds there.
+        BackendInfo("mojo", ("mojo", "max"), "mojo", True, (JitCache("MODULAR_CACHE_DIR"),)),
     )
 }
 

@@ -52,76 +52,23 @@ class Release:
         object.__setattr__(self, "requirements", dict(self.requirements))
 
 
-def _releases(
-    backend: str, package: str, pins: Sequence[tuple[str, Mapping[str, str]]]
-) -> tuple[Release, ...]:
-    return tuple(Release(backend, version, {package: version, **extra}) for version, extra in pins)
+def _from_registry() -> dict[str, tuple[Release, ...]]:
+    from jitpi.registry import REGISTRY
+
+    found = {}
+    for name, info in REGISTRY.items():
+        if info.releases:
+            found[name] = tuple(
+                Release(name, r.version, {(r.package or info.distribution): r.version, **r.pins})
+                for r in info.releases
+            )
+    return found
 
 
-RELEASES: dict[str, tuple[Release, ...]] = {
-    # Every numba minor from 0.57, newest patch, each with the newest numpy it supports on Python
-    # 3.11 (numba refuses to import with a newer one). jitpi needs numpy >= 1.26: 0.57 and 0.58 are
-    # listed so that the sweep says so in their rows rather than leave them out silently.
-    "numba": _releases(
-        "numba",
-        "numba",
-        [
-            ("0.57.1", {"numpy": "1.24.4"}),
-            ("0.58.1", {"numpy": "1.25.2"}),
-            ("0.59.1", {"numpy": "1.26.4"}),
-            ("0.60.0", {"numpy": "2.0.2"}),
-            ("0.61.2", {"numpy": "2.2.6"}),
-            ("0.62.1", {"numpy": "2.3.5"}),
-            ("0.63.1", {"numpy": "2.3.5"}),
-            ("0.64.0", {"numpy": "2.3.5"}),
-            ("0.65.1", {"numpy": "2.4.6"}),
-            ("0.66.0", {"numpy": "2.4.6"}),
-            ("0.67.0", {"numpy": "2.4.6"}),
-            ("0.68.1", {"numpy": "2.4.6"}),
-        ],
-    ),
-    # JAX: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax.
-    "jax": tuple(
-        Release("jax", version, {"jax": version, "jaxlib": version, "numpy": "2.4.6"})
-        for version in (
-            "0.4.20",
-            "0.4.25",
-            "0.4.30",
-            "0.4.35",
-            "0.4.38",
-            "0.5.3",
-            "0.6.2",
-            "0.7.2",
-            "0.8.3",
-            "0.9.2",
-            "0.10.2",
-        )
-    ),
-    "tensorflow": _releases(
-        "tensorflow",
-        "tensorflow-cpu",
-        [
-            ("2.12.1", {"numpy": "1.24.4"}),
-            ("2.13.1", {"numpy": "1.24.4"}),
-            ("2.14.1", {"numpy": "1.26.4"}),
-            ("2.15.1", {"numpy": "1.26.4"}),
-            ("2.16.2", {"numpy": "1.26.4"}),
-            ("2.17.1", {"numpy": "1.26.4"}),
-            ("2.18.1", {"numpy": "2.0.2"}),
-            ("2.19.1", {"numpy": "2.1.3"}),
-            ("2.20.0", {"numpy": "2.2.6"}),
-            ("2.21.0", {"numpy": "2.4.6"}),
-        ],
-    ),
-    "taichi": _releases("taichi", "taichi", [(v, {"numpy": "2.4.6"}) for v in ("1.6.0", "1.7.0", "1.7.4")]),
-    "warp": _releases(
-        "warp",
-        "warp-lang",
-        [(v, {"numpy": "2.4.6"}) for v in ("1.7.2", "1.10.1", "1.13.0", "1.16.0", "1.19.0")],
-    ),
-}
-"""Per backend, its releases in order. torch is absent: PyPI's Linux wheels of every release but the
-CPU one on this machine's disk are CUDA builds of several GB (docs/releases.md)."""
+RELEASES: dict[str, tuple[Release, ...]] = _from_registry()
+"""Per backend with a sweep, its releases in order (each backend's registry line lists them). torch
+has none: PyPI's Linux wheels of every release but the CPU one on this machine's disk are CUDA
+builds of several GB (docs/releases.md)."""
 
 
 def release_of(backend: str, requirements: Mapping[str, str]) -> Release | None:

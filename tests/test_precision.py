@@ -38,7 +38,12 @@ def test_confidence_must_lie_strictly_between_0_and_1(bad):
         precision.samples_for(3, bad)
 
 
-def curve(backend="numba", startup=(2.0,), points=None) -> Curve:
+COMPILED = "numba"
+BASELINE = "numpy"  # jitpi.precision's and the chart's baseline
+OTHER = "jax"
+
+
+def curve(backend=COMPILED, startup=(2.0,), points=None) -> Curve:
     points = points or (Point(10**5, 1e-3, 2e-4), Point(10**7, 1e-2, 1e-3), Point(10**9, 1.0, 0.1))
     return Curve(backend, "shared", "cpu", tuple(points), startup)
 
@@ -82,7 +87,7 @@ def test_crossover_is_where_a_slow_start_is_paid_back():
     assert precision.crossover(slow, fast, precision.digit_grid(1, 10)).digits is None
     assert precision.crossover(fast, curve(startup=()), precision.digit_grid(1, 10)) is None
     ranking = precision.warm_ranking([slow, fast], 6)
-    assert [c.backend for c, _ in ranking] == ["numba", "numpy"]
+    assert [c.backend for c, _ in ranking] == [COMPILED, BASELINE]
 
 
 def test_curves_from_several_runs_pool_their_cold_starts():
@@ -125,13 +130,13 @@ def test_chart_has_a_cold_and_a_warm_line_per_backend(tmp_path):
     pytest.importorskip("matplotlib")
     from jitpi import plotting
 
-    curves = [curve("numba"), curve("numpy", startup=(0.1,)), curve("jax", startup=())]
+    curves = [curve(COMPILED), curve(BASELINE, startup=(0.1,)), curve(OTHER, startup=())]
     svg = tmp_path / "precision.svg"
     plotting.plot_precision(curves, str(svg), footer="test machine")
     text = svg.read_text(encoding="utf-8")
-    for backend in ("numba", "numpy", "jax"):
+    for backend in (curve.backend for curve in curves):
         assert f'id="precision-warm-{backend}-cpu"' in text
-    assert 'id="precision-cold-numba-cpu"' in text and 'id="precision-cold-jax-cpu"' not in text
+    assert f'id="precision-cold-{COMPILED}-cpu"' in text and f'id="precision-cold-{OTHER}-cpu"' not in text
     with pytest.raises(Exception, match=r"\.png or \.svg"):
         plotting.plot_precision(curves, str(tmp_path / "precision.pdf"), footer="")
 

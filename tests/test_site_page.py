@@ -32,6 +32,7 @@ from asv.machine import Machine  # noqa: E402
 from asv.runner import BenchmarkResult  # noqa: E402
 from asv.util import write_json  # noqa: E402
 
+import jitpi  # noqa: E402
 from jitpi import site  # noqa: E402
 from jitpi.sweep.counts import UsageError  # noqa: E402
 
@@ -45,9 +46,10 @@ MACHINE = {
     "os": "Linux 6.0",
     "ram": str(8 * 2**30),
 }
-REQUIREMENTS = {"numpy": "2.4.6", "numba": "0.68.1", "jax": "0.10.2", "jaxlib": "0.10.2", "rich": "15.0.0"}
-RELEASE = {"numba": "0.60.0", "numpy": "2.0.2"}  # an environment of jitpi.releases: one compiler
-BACKENDS = ["python", "numpy", "numba"]
+# Pip pins (package names, some of which are backends' too).
+REQUIREMENTS = dict(numpy="2.4.6", numba="0.68.1", jax="0.10.2", jaxlib="0.10.2", rich="15.0.0")
+RELEASE = dict(numba="0.60.0", numpy="2.0.2")  # an environment of jitpi.releases: one compiler
+BACKENDS = list(jitpi.BACKENDS[:3])  # the reference loop, numpy and numba, in registry order
 VARIANTS = ["native", "shared"]
 DEVICES = ["cpu", "gpu"]
 GRIDS = {
@@ -85,7 +87,7 @@ MEASURED = {
     (site.ACCURACY, "numba", "shared", "1e6"): 1.19,
     (site.ACCURACY, "python", "native", "1e5"): 2.5,
 }
-RAN = {"numpy", "numba", "python"}  # the backends with a measured bench_time
+RAN = set(BACKENDS)  # the backends with a measured bench_time
 
 
 def benchmark_entry(name: str) -> dict:
