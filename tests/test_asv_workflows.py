@@ -65,6 +65,7 @@ def test_nightly_runs_new_commits_and_deploys_the_site_to_pages():
     script = runs(workflow)
     assert re.search(r"asv run NEW\b", script)
     assert "asv publish" in script and "tools/asv_site.py .asv/html" in script
+    assert "jitpi page --asv-results .asv/results --out .asv/html/jitpi" in script  # the comparison page
     actions = uses(workflow)
     assert any(action.startswith("actions/upload-pages-artifact@") for action in actions)
     assert any(action.startswith("actions/deploy-pages@") for action in actions)
