@@ -611,7 +611,9 @@ def cmd_precision(args: argparse.Namespace) -> int:
         from jitpi import plotting
 
         first = sweep.load_results(args.results[0])
-        footer = _machine_footer(first)
+        from jitpi.sweep.machine import describe_machine
+
+        footer = f"{describe_machine(first, separator='  |  ')}  |  {first.get('started', '')}"
         print(plotting.plot_precision(curves, args.plot, footer=footer, confidence=args.confidence))
     tables = report.precision_tables(curves, confidence=args.confidence)
     if checks:
@@ -671,18 +673,6 @@ def cmd_releases(args: argparse.Namespace) -> int:
     for path in releases.report(rows, Path(args.out)):
         print(path)
     return EXIT_OK
-
-
-def _machine_footer(data: dict[str, Any]) -> str:
-    machine = data.get("machine", {})
-    cores = machine.get("usable_cores") or machine.get("logical_cores")
-    parts = [
-        machine.get("cpu"),
-        f"{cores} cores" if cores else None,
-        machine.get("python"),
-        data.get("started"),
-    ]
-    return "  |  ".join(str(part) for part in parts if part)
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 import jitpi
 from jitpi.sweep.counts import UsageError, format_n, format_seconds
+from jitpi.sweep.machine import describe_machine
 from jitpi.sweep.results import atomic_output, upgrade
 
 DPI = 160
@@ -121,15 +122,7 @@ class _Context:
         self.show_variant = len(variants) > 1
         self.show_device = len(devices) > 1
         settings = data.get("settings", {})
-        machine = data.get("machine", {})
-        cores = machine.get("usable_cores") or machine.get("logical_cores")
-        parts = [
-            machine.get("cpu"),
-            f"{cores} cores" if cores else None,
-            f"{machine['memory_gib']:g} GiB" if machine.get("memory_gib") else None,
-            machine.get("python"),
-            f"jitpi {data.get('jitpi')}" if data.get("jitpi") else None,
-        ]
+        parts = [describe_machine(data, separator="  |  ")]
         if len(variants) == 1 and len(devices) == 1:
             parts.append(f"{next(iter(variants))} variant on {next(iter(devices))}")
         if settings.get("repeat"):

@@ -37,6 +37,7 @@ from typing import Any
 
 from jitpi.registry import BACKENDS
 from jitpi.sweep.counts import UsageError
+from jitpi.sweep.machine import describe_machine
 from jitpi.sweep.results import check_writable_folder, load_results, write_atomic
 
 Key = tuple[str, str, str]  # backend, variant, device
@@ -793,19 +794,6 @@ def _machine_line(run: AsvRun) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def _sweep_machine_line(data: dict[str, Any]) -> str:
-    machine = data.get("machine", {})
-    cores = machine.get("usable_cores") or machine.get("logical_cores")
-    parts = [
-        machine.get("cpu"),
-        f"{cores} cores" if cores else None,
-        f"{machine['memory_gib']:g} GiB RAM" if machine.get("memory_gib") else None,
-        machine.get("os"),
-        machine.get("python"),
-    ]
-    return ", ".join(str(part) for part in parts if part)
-
-
 def _versions(versions: dict[str, Any]) -> str:
     return ", ".join(f"{_e(name)} {_e(version)}" for name, version in versions.items() if version)
 
@@ -956,7 +944,7 @@ class _Sources:
             self.sweep = (
                 f"<code>{_e(sweep_path)}</code> (jitpi run --json, started {_e(sweep.get('started') or '?')})"
             )
-            self.sweep_footer = f"{_sweep_machine_line(sweep)}  |  {self.sweep_name}"
+            self.sweep_footer = f"{describe_machine(sweep)}  |  {self.sweep_name}"
 
 
 def _leaderboard_section(run: AsvRun, rows: Sequence[Row], sources: _Sources) -> str:
@@ -1066,7 +1054,7 @@ def _page(run: AsvRun, sweep: dict[str, Any] | None, sources: _Sources, sections
     )
     if sweep is not None:
         footer += (
-            f"<dt>Machine ({_e(sources.sweep_name)})</dt><dd>{_e(_sweep_machine_line(sweep))}</dd>"
+            f"<dt>Machine ({_e(sources.sweep_name)})</dt><dd>{_e(describe_machine(sweep))}</dd>"
             f"<dt>Versions ({_e(sources.sweep_name)})</dt><dd>{_versions(sweep.get('versions', {}))}</dd>"
         )
     footer += (

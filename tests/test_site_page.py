@@ -13,19 +13,17 @@ screenshot stays in test-artifacts/.
 from __future__ import annotations
 
 import ast
-import functools
-import http.server
 import itertools
 import json
 import math
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from asv_helpers import ROOT, git
+from browser_helpers import chromium, serve
 
 asv_results = pytest.importorskip("asv.results", reason="asv is not installed (pip install -e '.[dev]')")
 from asv.machine import Machine  # noqa: E402
@@ -365,17 +363,6 @@ def test_asv_site_links_the_page_from_asvs_navigation_bar_once(tmp_path):
 
 # --- in a real browser --------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> Path:
@@ -426,29 +413,14 @@ def published(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(published):
-    handler = functools.partial(QuietHandler, directory=str(published))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
+    with serve(published) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (bash tools/install-browser.sh, as root)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 SERIES = """() => {

@@ -74,3 +74,19 @@ def _nvidia_gpus() -> list[str]:
     if result.returncode != 0:
         return []
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def describe_machine(data: dict[str, Any], *, separator: str = ", ") -> str:
+    """One line for a chart's or page's footer: the CPU, cores, memory and Python of a results
+    file's ``machine``, and the jitpi that measured."""
+    machine = data.get("machine", {})
+    cores = machine.get("usable_cores") or machine.get("logical_cores")
+    parts = [
+        machine.get("cpu"),
+        f"{cores} cores" if cores else None,
+        f"{machine['memory_gib']:g} GiB" if machine.get("memory_gib") else None,
+        machine.get("python"),
+        f"jitpi {data['jitpi']}" if data.get("jitpi") else None,
+    ]
+    return separator.join(str(part) for part in parts if part)
+
