@@ -72,9 +72,10 @@ builds of several GB (docs/releases.md)."""
 
 
 def release_of(backend: str, requirements: Mapping[str, str]) -> Release | None:
-    """The release an environment with these pins holds (None: not one of ``RELEASES``)."""
+    """The release an environment holds when its pins are exactly that release's (None otherwise: the
+    project's own environment pins every framework, one of them at a listed release)."""
     for release in RELEASES.get(backend, ()):
-        if all(requirements.get(name) == version for name, version in release.requirements.items()):
+        if dict(requirements) == release.requirements:
             return release
     return None
 
@@ -141,10 +142,10 @@ def run(
             command += ["-b", pattern]
     command.append("HEAD^!")
     status = subprocess.run(command, cwd=root).returncode
-    if machine is None:
+    if machine is None:  # asv's own choice: the one machine described in ~/.asv-machine.json
         from asv.machine import Machine
 
-        machine = Machine.get_unique_machine_name()
+        machine = Machine.load(interactive=False).machine
     record_versions(root / RELEASES_DIR / "env", versions_path(Path(conf["results_dir"]), machine))
     return status
 

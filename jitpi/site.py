@@ -918,7 +918,9 @@ def write_page(
         curves = curves_from_sweep(sweep)
     if curves:
         sections.append(_precision_section(curves, out, sources))
-    # Release charts (another part of the project) get a section here once their data exist.
+    release_section = _releases_section(run, out)
+    if release_section:
+        sections.append(release_section)
 
     index = os.path.join(out, "index.html")
     write_atomic(index, _page(run, sweep, sources, sections))
@@ -1029,6 +1031,39 @@ def _precision_section(curves: Sequence[Any], out: str, sources: _Sources) -> st
     )
 
 
+def _releases_section(run: AsvRun, out: str) -> str:
+    """Each swept compiler across its releases (``jitpi releases``), where the results hold any:
+    the report's charts beside the page and its table; nothing where no release was measured."""
+    from jitpi import releases
+
+    try:
+        rows = releases.load_rows(Path(run.results_dir), run.machine)
+    except ValueError:
+        return ""
+    if not rows:
+        return ""
+    written = releases.report(rows, Path(out) / "releases")
+    charts = "".join(
+        f'<figure><img src="releases/{_e(path.name)}" alt="{_e(path.stem)}" style="max-width:100%"></figure>'
+        for path in written
+        if path.suffix == ".png"
+    )
+    table = next(path for path in written if path.suffix == ".md")
+    reading = (
+        "Throughput at n = 1e9 and the cold first call of each compiler against its own releases, one asv "
+        "environment per release on one jitpi commit; shaded: a step asv's own test calls significant. "
+        f"The tables, with the other packages that moved at each step: <a href=\"releases/{table.name}\">"
+        f"{table.name}</a>."
+    )
+    return _section(
+        "releases",
+        "Across releases",
+        f"asv results in <code>{_e(run.results_dir)}</code>, machine <b>{_e(run.machine)}</b>, the newest "
+        "commit with results in the release environments (jitpi releases run)",
+        f"{charts}<p class=read>{reading}</p>",
+    )
+
+
 def _page(run: AsvRun, sweep: dict[str, Any] | None, sources: _Sources, sections: Sequence[str]) -> str:
     backends = len({key[0] for key in run.measured(TIME)} | {key[0] for key in run.measured(COLD)})
     lead = (
@@ -1067,6 +1102,7 @@ def _page(run: AsvRun, sweep: dict[str, Any] | None, sources: _Sources, sections
             ("leaderboard", "Leaderboard"),
             ("throughput", "Throughput against n"),
             ("precision", "Time to a precision of π"),
+            ("releases", "Across releases"),
         )
         if f'<section id="{ident}"' in "".join(sections)
     )

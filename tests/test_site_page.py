@@ -204,6 +204,17 @@ def test_environments_that_pin_fewer_frameworks_are_left_out(results_dir):
     assert rows[("numba", "native", "cpu")].throughput == pytest.approx(1e7 / 5.0e-3)
 
 
+def test_a_release_environment_gets_its_own_section(tmp_path, results_dir):
+    """The one release environment's compiler (RELEASE) gets a chart across its releases."""
+    slow = {key: value for key, value in MEASURED.items() if key[1] == "numba"}
+    write_results(results_dir, "c" * 40, NEW_DATE + 1000, requirements=RELEASE, measured=slow)
+    text = site.write_page(results_dir, tmp_path / "out").read_text()
+    backend = next(iter(RELEASE))
+    assert '<section id="releases"' in text and f'src="releases/releases-{backend}.png"' in text
+    assert (tmp_path / "out" / "releases" / f"releases-{backend}.png").stat().st_size > 0
+    assert '<a href="#releases">' in text
+
+
 def test_rows_hold_throughput_cold_start_memory_and_accuracy_at_the_largest_n(results_dir):
     rows = {row.key: row for row in site.rows_from_asv(site.load_asv(results_dir))}
     numpy = rows[("numpy", "native", "cpu")]
@@ -338,6 +349,7 @@ def test_the_page_has_every_backends_series_and_says_where_the_numbers_come_from
     assert f"commit <b>{OLD[:8]}</b>" in text and f"{NEW[:8]} measured nothing" in text
     assert "Test CPU @ 1.00GHz" in text and "numba 0.68.1" in text and "numpy 2.4.6" in text
     assert text.count("Source: asv results") == 3
+    assert '<section id="releases"' not in text  # no release environment measured
     assert "<?xml" not in text and "<metadata>" not in text  # inlined: no prolog, no RDF block
 
 
