@@ -22,7 +22,10 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jitpi.site import Measure
 
 FACTOR = 1.1
 """A step between releases counts when the ratio is beyond this either way (asv compare's default)."""
@@ -181,15 +184,6 @@ def environment_key(requirements: Mapping[str, str]) -> str:
 
 
 @dataclass
-class Measure:
-    """One benchmark of one combination in one environment: asv's value, stats and samples."""
-
-    value: float | None
-    stats: dict[str, Any] | None = None
-    samples: list[float] | None = None
-
-
-@dataclass
 class ReleaseRow:
     """What one release environment measured for one variant."""
 
@@ -205,16 +199,9 @@ class ReleaseRow:
         measure = self.time.get(n)
         if measure is None or not measure.value:
             return None
-        mantissa, _, exponent = n.partition("e")
-        return int(mantissa) * 10 ** int(exponent) / measure.value
+        from jitpi.site import size
 
-
-BENCHMARKS = {
-    "time": "bench_time.CountHits.time_count_hits",
-    "first_call": "bench_cold.ColdStart.timeraw_first_call",
-    "peak_memory": "bench_memory.CountHitsMemory.peakmem_count_hits",
-    "rms_z": "bench_accuracy.Accuracy.track_rms_z",
-}
+        return size(n) / measure.value
 
 
 def load_rows(results_dir: Path, machine: str | None = None, commit: str | None = None) -> list[ReleaseRow]:
@@ -222,6 +209,9 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
     with release results unless named), ordered by backend, then release."""
     from asv.results import Results
 
+    from jitpi import site
+
+    param_names = site.param_names_of(str(results_dir))
     machines = [machine] if machine else sorted(p.name for p in results_dir.iterdir() if p.is_dir())
     rows: list[ReleaseRow] = []
     for name in machines:
@@ -252,19 +242,18 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
             if result.commit_hash != newest:
                 continue
             for backend, release in found:
+                data = site.read_result(result, param_names)
                 for variant in VARIANTS:
                     row = ReleaseRow(
                         release, variant, versions=versions.get(environment_key(result._requirements), {})
                     )
+
+                    key = (backend, variant, "cpu")
                     for n in TIME_N:
-                        row.time[n] = _measure(result, BENCHMARKS["time"], (backend, variant, "cpu", n))
-                    row.first_call = _measure(
-                        result, BENCHMARKS["first_call"], (backend, variant, "cpu", "1e5")
-                    )
-                    row.peak_memory = _measure(
-                        result, BENCHMARKS["peak_memory"], (backend, variant, "cpu", MEMORY_N)
-                    )
-                    row.rms_z = _measure(result, BENCHMARKS["rms_z"], (backend, variant, "cpu", ACCURACY_N))
+                        row.time[n] = _measured(data, site.TIME, key, n)
+                    row.first_call = _measured(data, site.COLD, key, "1e5")
+                    row.peak_memory = _measured(data, site.MEMORY, key, MEMORY_N)
+                    row.rms_z = _measured(data, site.ACCURACY, key, ACCURACY_N)
                     rows.append(row)
     order = {(b, r.version): i for b, rs in RELEASES.items() for i, r in enumerate(rs)}
     rows.sort(
@@ -277,29 +266,12 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
     return rows
 
 
-def _measure(result: Any, name: str, params: tuple[str, ...]) -> Measure:
-    if name not in result.get_all_result_keys():
-        return Measure(None)
-    grid = result.get_result_params(name)
-    quoted = [repr(value) for value in params]
-    try:
-        index = _flat_index(grid, quoted)
-    except ValueError:
-        return Measure(None)
-    values = result.get_result_value(name, grid)
-    stats = result.get_result_stats(name, grid)
-    samples = result.get_result_samples(name, grid)
-    value = values[index]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Measure(None)
-    return Measure(value, stats[index] if stats else None, samples[index] if samples else None)
+def _measured(data: dict, benchmark: str, key: tuple[str, str, str], n: str) -> Measure | None:
+    """One combination's measure in ``jitpi.site.read_result``'s data; None unless it was measured."""
+    from jitpi import site
 
-
-def _flat_index(grid: Sequence[Sequence[str]], values: Sequence[str]) -> int:
-    index = 0
-    for axis, value in zip(grid, values, strict=True):
-        index = index * len(axis) + list(axis).index(value)
-    return index
+    found = data.get(benchmark, {}).get(key, {}).get(site.size(n))
+    return found if found is not None and found.state == site.MEASURED else None
 
 
 # --- steps between releases --------------------------------------------------------------------
@@ -335,7 +307,9 @@ def steps(rows: Sequence[ReleaseRow], what: str, pick) -> list[Step]:
             ratio = new.value / old.value
             significant = False
             if old.stats and new.stats and not (1 / FACTOR <= ratio <= FACTOR):
-                significant = _stats.is_different(old.samples, new.samples, old.stats, new.stats)
+                significant = _stats.is_different(
+                    old.samples or None, new.samples or None, old.stats, new.stats
+                )
             moved = tuple(
                 f"{name} {old_row.versions.get(name, '-')} -> {new_row.versions.get(name, '-')}"
                 for name in sorted(set(old_row.versions) | set(new_row.versions))
@@ -358,6 +332,7 @@ def steps(rows: Sequence[ReleaseRow], what: str, pick) -> list[Step]:
 
 
 # --- the report: charts and a table -------------------------------------------------------------
+
 
 def report(rows: Sequence[ReleaseRow], out: Path) -> list[Path]:
     """Per backend, ``releases-<backend>.png`` (throughput at 1e9 and the cold first call against

@@ -75,6 +75,8 @@ class Measure:
     q25: float | None = None
     q75: float | None = None
     samples: tuple[float, ...] = ()
+    stats: dict[str, Any] | None = None
+    """asv's own statistics (its 99% interval among them), for asv's significance test."""
 
     @property
     def iqr(self) -> float:
@@ -146,7 +148,7 @@ def _machines(results_dir: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def _param_names(results_dir: str) -> dict[str, tuple[str, ...]]:
+def param_names_of(results_dir: str) -> dict[str, tuple[str, ...]]:
     """Each benchmark's parameter names from asv's benchmarks.json, or the suite's order."""
     asv = _asv()
     path = os.path.join(results_dir, "benchmarks.json")
@@ -161,7 +163,7 @@ def _param_names(results_dir: str) -> dict[str, tuple[str, ...]]:
     return found
 
 
-def _size(label: str) -> int:
+def size(label: str) -> int:
     """The int n a label such as '1e7' (or '10000000') stands for."""
     mantissa, _, exponent = str(label).lower().partition("e")
     return round(float(mantissa) * 10 ** int(exponent or 0))
@@ -179,10 +181,13 @@ def _measure(value: Any, stats: dict | None, samples: list | None) -> Measure:
         stats.get("q_25"),
         stats.get("q_75"),
         tuple(float(s) for s in samples or () if s is not None),
+        stats or None,
     )
 
 
-def _read(result: Any, param_names: dict[str, tuple[str, ...]]) -> dict[str, dict[Key, dict[int, Measure]]]:
+def read_result(
+    result: Any, param_names: dict[str, tuple[str, ...]]
+) -> dict[str, dict[Key, dict[int, Measure]]]:
     """One asv Results object as measures of jitpi's four benchmarks."""
     data: dict[str, dict[Key, dict[int, Measure]]] = {}
     for benchmark in BENCHMARKS:
@@ -201,7 +206,7 @@ def _read(result: Any, param_names: dict[str, tuple[str, ...]]) -> dict[str, dic
         ):
             named = dict(zip(names, (ast.literal_eval(part) for part in combo), strict=True))
             key = (named["backend"], named["variant"], named["device"])
-            by_key.setdefault(key, {})[_size(named["n"])] = _measure(value, stat, sample)
+            by_key.setdefault(key, {})[size(named["n"])] = _measure(value, stat, sample)
     return data
 
 
@@ -274,7 +279,7 @@ def load_asv(results_dir: str | os.PathLike[str], machine: str | None = None) ->
         started = max((t for r in results for t in r.started_at.values() if t), default=0)
         return (max(r.date or 0 for r in results), started)
 
-    param_names = _param_names(results_dir)
+    param_names = param_names_of(results_dir)
     newer = []
     for commit in sorted(set(by_commit) | set(others), key=newest, reverse=True):
         if commit not in by_commit:
@@ -284,7 +289,7 @@ def load_asv(results_dir: str | os.PathLike[str], machine: str | None = None) ->
         results = sorted(by_commit[commit], key=lambda r: r.env_name or "")
         data: dict[str, dict[Key, dict[int, Measure]]] = {}
         for result in results:
-            _merge(data, _read(result, param_names))
+            _merge(data, read_result(result, param_names))
         if _count(data, MEASURED) == 0:
             total = _count(data, SKIPPED) + _count(data, FAILED)
             failed = _count(data, FAILED)
@@ -1052,7 +1057,7 @@ def _releases_section(run: AsvRun, out: str) -> str:
     reading = (
         "Throughput at n = 1e9 and the cold first call of each compiler against its own releases, one asv "
         "environment per release on one jitpi commit; shaded: a step asv's own test calls significant. "
-        f"The tables, with the other packages that moved at each step: <a href=\"releases/{table.name}\">"
+        f'The tables, with the other packages that moved at each step: <a href="releases/{table.name}">'
         f"{table.name}</a>."
     )
     return _section(
