@@ -322,6 +322,8 @@ _IMPORTS_TRITON = ("triton", "torch")
 def _preload_before(backend: str) -> None:
     if backend not in (_LLVM_SECOND, *_IMPORTS_TRITON) or _LLVM_FIRST in sys.modules:
         return
+    if _LLVM_SECOND in sys.modules:  # too late: the user imported TensorFlow first (_import_conflict)
+        return
     if importlib.util.find_spec(_LLVM_FIRST) is not None:
         with contextlib.suppress(Exception):  # a broken Triton is reported by its own backend
             importlib.import_module(_LLVM_FIRST)

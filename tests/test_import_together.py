@@ -39,7 +39,8 @@ def test_every_backend_imports_beside_the_others(order):
 
 
 def test_a_framework_imported_in_the_wrong_order_is_refused_not_an_abort():
-    """tensorflow imported by the user first: backends that would import Triton after it say why."""
+    """tensorflow imported by the user first: backends that would import Triton after it say why, and
+    tensorflow's own backend counts (it must not load Triton then: that order aborts)."""
     script = textwrap.dedent(
         """
         import importlib.util, json, sys
@@ -47,7 +48,9 @@ def test_a_framework_imported_in_the_wrong_order_is_refused_not_an_abort():
             print(json.dumps(None)); sys.exit(0)
         import tensorflow
         import jitpi
-        print(json.dumps({name: jitpi.availability(name) for name in ("triton", "torch")}))
+        answers = {name: jitpi.availability(name) for name in ("triton", "torch")}
+        answers["tensorflow"] = jitpi.count_hits(10**5, backend="tensorflow", variant="shared")
+        print(json.dumps(answers))
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
@@ -55,5 +58,8 @@ def test_a_framework_imported_in_the_wrong_order_is_refused_not_an_abort():
     answers = json.loads(done.stdout.strip().splitlines()[-1])
     if answers is None:
         pytest.skip("needs tensorflow and triton installed")
+    from jitpi.philox import REFERENCE_HITS
+
+    assert answers.pop("tensorflow") == REFERENCE_HITS[10**5, 0]
     for name, (ok, reason) in answers.items():
         assert not ok and "cannot be imported after tensorflow" in reason, (name, reason)
