@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     releases.add_argument("--machine", help="asv's machine name (default: this host's)")
     releases.add_argument("--quick", action="store_true", help="run: one sample each, nothing saved")
     releases.add_argument("--results", default=".asv/results", help="report: asv's results folder")
-    releases.add_argument("--commit", help="report: the commit (default: the newest with release results)")
+    releases.add_argument(
+        "--commit", help="report: the commit (default: each compiler's newest with release results)"
+    )
     releases.add_argument("--out", default="docs/releases", metavar="DIR", help="report: output folder")
     return parser
 

@@ -205,8 +205,9 @@ class ReleaseRow:
 
 
 def load_rows(results_dir: Path, machine: str | None = None, commit: str | None = None) -> list[ReleaseRow]:
-    """Every release environment's rows in asv's result files (one machine; one commit: the newest
-    with release results unless named), ordered by backend, then release."""
+    """Every release environment's rows in asv's result files (one machine; per backend, one commit:
+    ``commit`` where that backend has results there, else its newest), ordered by backend, then
+    release."""
     from asv.results import Results
 
     from jitpi import site
@@ -232,16 +233,13 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
                 loaded.append((result, found))
         if not loaded:
             continue
-        if commit is None:
-            newest = max(loaded, key=lambda item: item[0].date or 0)[0].commit_hash
-        else:
-            newest = next((r.commit_hash for r, _ in loaded if r.commit_hash.startswith(commit)), None)
-            if newest is None:
-                raise ValueError(f"commit {commit!r} has no release results on machine {name!r}")
+        if commit is not None and not any(r.commit_hash.startswith(commit) for r, _ in loaded):
+            raise ValueError(f"commit {commit!r} has no release results on machine {name!r}")
+        chosen = _commit_per_backend(loaded, commit)
         for result, found in loaded:
-            if result.commit_hash != newest:
-                continue
             for backend, release in found:
+                if result.commit_hash != chosen.get(backend):
+                    continue
                 data = site.read_result(result, param_names)
                 for variant in VARIANTS:
                     row = ReleaseRow(
@@ -264,6 +262,22 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
         )
     )
     return rows
+
+
+def _commit_per_backend(
+    loaded: Sequence[tuple[Any, list[tuple[str, Release]]]], commit: str | None
+) -> dict[str, str]:
+    """Per backend, the commit its rows come from: ``commit`` where it has release results there,
+    else the newest commit that measured that backend's releases (each compiler is swept on its own,
+    so one may be a commit or two behind another)."""
+    chosen: dict[str, tuple[tuple[bool, float], str]] = {}
+    for result, found in loaded:
+        named = commit is not None and result.commit_hash.startswith(commit)
+        for backend, _ in found:
+            rank = (named, result.date or 0)
+            if backend not in chosen or rank > chosen[backend][0]:
+                chosen[backend] = (rank, result.commit_hash)
+    return {backend: commit_hash for backend, (_, commit_hash) in chosen.items()}
 
 
 def _measured(data: dict, benchmark: str, key: tuple[str, str, str], n: str) -> Measure | None:

@@ -1063,8 +1063,8 @@ def _releases_section(run: AsvRun, out: str) -> str:
     return _section(
         "releases",
         "Across releases",
-        f"asv results in <code>{_e(run.results_dir)}</code>, machine <b>{_e(run.machine)}</b>, the newest "
-        "commit with results in the release environments (jitpi releases run)",
+        f"asv results in <code>{_e(run.results_dir)}</code>, machine <b>{_e(run.machine)}</b>, each "
+        "compiler's newest commit with results in its release environments (jitpi releases run)",
         f"{charts}<p class=read>{reading}</p>",
     )
 
