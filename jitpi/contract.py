@@ -87,6 +87,8 @@ class Backend:
       device it has code for cannot run here (no GPU visible), or None; ``absent_devices``: device
       -> why it has no code there (default: "<name> has no <DEVICE> support");
     - ``not_on_gpu``: variant -> why a variant it implements has no GPU form;
+    - ``not_in_this_release``: variant -> why the installed release of the framework cannot run a
+      variant it implements (an API that arrived later: the release sweep runs older ones);
     - ``chunks``: default and allowed chunk sizes; ``native_keyed_per_chunk``: native's stream
       depends on the chunk, so a split of the work must start on the device's chunk edges;
     - ``naive_max_n(device)``: the largest n the naive variant accepts here (it holds every sample);
@@ -105,6 +107,7 @@ class Backend:
     devices: tuple[str, ...] = ("cpu",)
     device_unavailable_reason: Callable[[str], str | None] = _cpu_only
     not_on_gpu: Mapping[str, str] = field(default_factory=dict)
+    not_in_this_release: Mapping[str, str] = field(default_factory=dict)
     absent_devices: Mapping[str, str] = field(default_factory=dict)
     native_keyed_per_chunk: bool = False
     naive_max_n: Callable[[str], int] | None = None
@@ -127,6 +130,8 @@ class Backend:
             return reason
         if variant not in self.kernels:
             return f"the {variant!r} variant is not implemented for {self.name}"
+        if variant in self.not_in_this_release:
+            return self.not_in_this_release[variant]
         if device == "gpu":
             return self.not_on_gpu.get(variant)
         return None
@@ -152,6 +157,8 @@ class Backend:
             problems.append("absent_devices names a device the backend has code for, or no device")
         if set(self.not_on_gpu) - set(self.kernels):
             problems.append("not_on_gpu names a variant the backend does not implement")
+        if set(self.not_in_this_release) - set(self.kernels):
+            problems.append("not_in_this_release names a variant the backend does not implement")
         if "gpu" in self.devices and self.device_unavailable_reason is _cpu_only:
             problems.append("a backend with GPU code must give device_unavailable_reason(device)")
         if not isinstance(self.chunks, Chunks):

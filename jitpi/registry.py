@@ -125,7 +125,10 @@ REGISTRY: dict[str, BackendInfo] = {
                 *_releases("0.65.1 0.66.0 0.67.0 0.68.1", numpy="2.4.6"),
             ),
         ),
-        # Releases: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax.
+        # Releases: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax. numpy
+        # stays at the project's where a release imports beside it; jax 0.4.20 calls numpy.trapz
+        # (gone in numpy 2.4) and jaxlib 0.4.25 was built against numpy 1. Before jax 0.10 the native
+        # variant has no philox4x32 and says so (jitpi.backends.jax).
         BackendInfo(
             "jax",
             ("jax", "jaxlib"),
@@ -133,19 +136,19 @@ REGISTRY: dict[str, BackendInfo] = {
             True,
             (JAX_CACHE, CUDA_CACHE),
             releases=tuple(
-                Release(version, {"jaxlib": version, "numpy": "2.4.6"})
-                for version in [
-                    "0.4.20",
-                    "0.4.25",
-                    "0.4.30",
-                    "0.4.35",
-                    "0.4.38",
-                    "0.5.3",
-                    "0.6.2",
-                    "0.7.2",
-                    "0.8.3",
-                    "0.9.2",
-                    "0.10.2",
+                Release(version, {"jaxlib": version, "numpy": numpy})
+                for version, numpy in [
+                    ("0.4.20", "1.26.4"),
+                    ("0.4.25", "1.26.4"),
+                    ("0.4.30", "2.4.6"),
+                    ("0.4.35", "2.4.6"),
+                    ("0.4.38", "2.4.6"),
+                    ("0.5.3", "2.4.6"),
+                    ("0.6.2", "2.4.6"),
+                    ("0.7.2", "2.4.6"),
+                    ("0.8.3", "2.4.6"),
+                    ("0.9.2", "2.4.6"),
+                    ("0.10.2", "2.4.6"),
                 ]
             ),
         ),
@@ -178,7 +181,8 @@ REGISTRY: dict[str, BackendInfo] = {
             True,
             (JitCache("WARP_CACHE_PATH"), CUDA_CACHE),
             "warp-lang",
-            releases=_releases("1.7.2 1.10.1 1.13.0 1.16.0 1.19.0", numpy="2.4.6"),
+            # From the oldest release jitpi's kernels count exactly on (EXACT_FROM in the backend).
+            releases=_releases("1.16.0 1.17.0 1.18.0 1.19.0", numpy="2.4.6"),
         ),
         BackendInfo(
             "taichi",

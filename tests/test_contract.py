@@ -64,6 +64,19 @@ def test_the_registry_names_what_a_backend_object_lacks():
         assert problem in message, message
 
 
+def test_a_variant_the_installed_release_lacks_is_refused_with_its_reason():
+    """``not_in_this_release``: an older framework release without an API a variant needs (the
+    release sweep installs them) makes that variant unavailable with the reason, the others not."""
+    python = backend_object("python")
+    old = dataclasses.replace(python, not_in_this_release={"native": "toy 0.1 has no generator"})
+    assert old.check() == []
+    assert old.unavailable_reason("cpu", "native") == "toy 0.1 has no generator"
+    assert old.unavailable_reason("cpu", "shared") is None
+    wrong = dataclasses.replace(python, not_in_this_release={"naive": "x", "fast": "y"})
+    wrong = dataclasses.replace(wrong, kernels={k: v for k, v in python.kernels.items() if k != "naive"})
+    assert any("not_in_this_release" in problem for problem in wrong.check())
+
+
 def test_philox_words_match_random123_and_the_reference(backend):
     """The backend's own round function: Random123's known answers, and the reference on counters
     whose word 1 is set (blocks past 2**32) under the largest key."""

@@ -54,11 +54,11 @@ def test_each_backend_is_read_at_its_own_newest_commit():
     def result(commit, date, *backends):
         return (SimpleNamespace(commit_hash=commit, date=date), [(b, None) for b in backends])
 
-    # numba swept at commit a, jax later at b, numba once more at c before b's results were written.
-    loaded = [result("a" * 40, 1, "numba"), result("c" * 40, 2, "numba"), result("b" * 40, 3, "jax")]
-    assert releases._commit_per_backend(loaded, None) == {"numba": "c" * 40, "jax": "b" * 40}
-    # A named commit wins where a backend was measured there; the others keep their newest.
-    assert releases._commit_per_backend(loaded, "aaaa") == {"numba": "a" * 40, "jax": "b" * 40}
+    # One compiler swept at commit a, another later at b, the first once more at c before b.
+    loaded = [result("a" * 40, 1, "first"), result("c" * 40, 2, "first"), result("b" * 40, 3, "second")]
+    assert releases._commit_per_backend(loaded, None) == {"first": "c" * 40, "second": "b" * 40}
+    # A named commit wins where a compiler was measured there; the others keep their newest.
+    assert releases._commit_per_backend(loaded, "aaaa") == {"first": "a" * 40, "second": "b" * 40}
 
 
 def test_selection_picks_the_combinations_a_release_measures():

@@ -58,6 +58,43 @@ AXIS = "chunks"
 
 
 # ---------------------------------------------------------------------------------------------
+# Older releases (``jitpi releases``, docs/releases.md): the same operations under older names, in
+# this one place. ``jax.enable_x64`` as a context manager arrived in 0.8 (before it,
+# ``jax.experimental.enable_x64``), ``lax.pcast`` in 0.8 and ``lax.mulhi`` in 0.10; before 0.10 the
+# high word is the product widened to 64 bits and shifted, which is what ``lax.mulhi`` lowers to
+# where XLA has no rule of its own (``_mulhi_workaround``): the same bits. Before 0.8 the chunks
+# stay on one device (no ``lax.pcast`` to mark the loop's carry as varying over the mesh).
+
+if hasattr(jax, "enable_x64"):
+    _enable_x64 = jax.enable_x64
+else:  # jax < 0.8
+    from jax.experimental import enable_x64 as _enable_x64
+
+
+def _missing_in_this_release() -> dict[str, str]:
+    """Variants this jax cannot run: ``native`` is jax.random's philox4x32, new in jax 0.10."""
+    try:  # abstract evaluation: no backend starts
+        jax.eval_shape(lambda: jax.random.key(0, impl=NATIVE_IMPL))
+    except ValueError:  # 'unrecognized PRNG implementation "philox4x32"'
+        reason = f"jax.random has no {NATIVE_IMPL} generator before jax 0.10 (this is {jax.__version__})"
+        return {"native": reason}
+    return {}
+
+
+CAN_SHARD = hasattr(lax, "pcast")
+"""Whether this jax can shard the chunk loop over several devices (0.8 and later)."""
+
+
+def _mulhi(word, multiplier):
+    if hasattr(lax, "mulhi"):
+        return lax.mulhi(word, multiplier)
+    wide = word.astype(jnp.uint64) * multiplier.astype(jnp.uint64)  # jax < 0.10
+    if wide.dtype != jnp.uint64:  # outside _scope(x64=True) the product would wrap at 32 bits
+        raise RuntimeError(f"Philox's high words need 64-bit types in jax {jax.__version__}")
+    return (wide >> jnp.uint64(32)).astype(jnp.uint32)
+
+
+# ---------------------------------------------------------------------------------------------
 # Devices.
 
 
@@ -103,6 +140,8 @@ def _mesh(device: str) -> Mesh | None:
     devices = _local_devices(device)
     if devices[0].platform == "cpu":
         devices = devices[: cpu_threads()]
+    if not CAN_SHARD:
+        devices = devices[:1]
     return _mesh_of(tuple(devices))
 
 
@@ -126,6 +165,8 @@ def describe(device: str) -> str:
         if count > 1
         else f"1 {target.platform} device"
     )
+    if not CAN_SHARD and len(_local_devices(device)) > 1:
+        sharding += f" (sharding over several needs jax >= 0.8; this is {jax.__version__})"
     return (
         f"jax {jax.__version__}, XLA-compiled on {target.device_kind} ({target.platform}){threads}; "
         f"{sharding}; native RNG {NATIVE_IMPL}"
@@ -143,7 +184,7 @@ def _schedulable_cpus() -> int:
 @contextlib.contextmanager
 def _scope(device: str, *, x64: bool = True) -> Iterator[None]:
     """64-bit types for this thread only, and computations placed on ``device``."""
-    with jax.enable_x64(x64), jax.default_device(_device(device)):
+    with _enable_x64(x64), jax.default_device(_device(device)):
         yield
 
 
@@ -301,7 +342,7 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
 
 def _mulhilo(word, multiplier: int):
     multiplier = jnp.uint32(multiplier)
-    return lax.mulhi(word, multiplier), word * multiplier
+    return _mulhi(word, multiplier), word * multiplier
 
 
 def _wrapping_add(key, increment: int):
@@ -309,7 +350,7 @@ def _wrapping_add(key, increment: int):
 
 
 def _philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 on uint32 arrays: ``lax.mulhi`` and a wrapping uint32 product."""
+    """Philox4x32-10 on uint32 arrays: ``lax.mulhi`` (``_mulhi``) and a wrapping uint32 product."""
     return philox.rounds(c0, c1, c2, c3, k0, k1, mulhilo=_mulhilo, bump_key=_wrapping_add)
 
 
@@ -328,7 +369,7 @@ def _philox_words(counters, key):
 
 def philox_words(counters, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
     """Raw Philox4x32-10 words of this backend's round function for 4-word counters (for tests)."""
-    with _scope("cpu", x64=False):
+    with _scope("cpu"):
         words = _philox_words(jnp.asarray(counters, jnp.uint32), jnp.asarray(key, jnp.uint32))
         return [tuple(int(w) for w in row) for row in np.asarray(words)]
 
@@ -470,6 +511,7 @@ BACKEND = Backend(
     chunks=CHUNKS,
     devices=("cpu", "gpu"),
     device_unavailable_reason=device_unavailable_reason,
+    not_in_this_release=_missing_in_this_release(),
     native_keyed_per_chunk=True,
     naive_max_n=naive_max_n,
     philox_words=philox_words,

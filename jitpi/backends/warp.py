@@ -28,6 +28,18 @@ from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
 from jitpi.contract import Backend, Chunks, Words
 from jitpi.registry import BackendUnavailable
 
+EXACT_FROM = (1, 16)
+"""The oldest Warp release whose CPU launches count these kernels exactly in every process we ran
+(docs/releases.md, 2026-12-02): with 1.11.1, 1.12.1 and 1.13.0 a whole variant counted 0 hits in
+some fresh processes, 1.10.1 once miscounted and once lost a loaded kernel's symbol, and 1.7.2 has
+no ``module="unique"``. Older releases are refused rather than trusted."""
+
+if tuple(int(part) for part in wp.config.version.split(".")[:2]) < EXACT_FROM:
+    raise ImportError(
+        f"warp-lang {wp.config.version} is older than {'.'.join(map(str, EXACT_FROM))}, the first release "
+        "whose CPU launches count jitpi's kernels exactly (docs/releases.md); pip install 'jitpi[warp]'"
+    )
+
 CHUNKS = Chunks(
     native=1 << 18,  # samples per kernel lane (one Warp thread index) on the CPU
     shared=1 << 18,
