@@ -24,14 +24,17 @@ from jitpi.backends import available_memory_bytes, cpu_threads, naive_limit
 from jitpi.contract import Backend, Chunks, Words
 from jitpi.registry import BackendUnavailable
 
-# Taichi prints a banner on stdout at import (it would corrupt `jitpi list --json`) and asks a web
-# server for the newest version at every ti.init; both stay as the user set them, off by default.
+# Taichi prints a banner on stdout at import (it would corrupt `jitpi list --json` and asv's cold
+# start, which reads a time from stdout) and asks a web server for the newest version at every
+# ti.init; both stay as the user set them, off by default. Older releases (1.6.0 and 1.7.0 tried)
+# know no switch for the banner: it goes to stderr.
 os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "0")
 os.environ.setdefault("TI_SKIP_VERSION_CHECK", "ON")
 
-import taichi as ti
-from taichi._lib import core as _taichi_core
-from taichi.lang import impl as _taichi_impl
+with contextlib.redirect_stdout(sys.stderr):
+    import taichi as ti
+    from taichi._lib import core as _taichi_core
+    from taichi.lang import impl as _taichi_impl
 
 CHUNKS = Chunks(
     native=4096,
