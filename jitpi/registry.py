@@ -61,9 +61,15 @@ class Release:
     """The distribution installed at ``version`` where it is not the backend's (tensorflow-cpu)."""
 
 
-def _releases(versions: str, package: str | None = None, **pins: str) -> tuple[Release, ...]:
-    """``_releases("1.6.0 1.7.4", numpy="2.4.6")``: several releases with the same pins."""
-    return tuple(Release(version, dict(pins), package) for version in versions.split())
+def _releases(
+    versions: str, package: str | None = None, *, moves_with: tuple[str, ...] = (), **pins: str
+) -> tuple[Release, ...]:
+    """``_releases("1.6.0 1.7.4", numpy="2.4.6")``: several releases with the same pins;
+    ``moves_with``: packages released in step, pinned at each release's version (jaxlib)."""
+    return tuple(
+        Release(version, {**dict.fromkeys(moves_with, version), **pins}, package)
+        for version in versions.split()
+    )
 
 
 @dataclass(frozen=True)
@@ -127,29 +133,19 @@ REGISTRY: dict[str, BackendInfo] = {
         ),
         # Releases: a few 0.4 points, then every minor's newest patch; jaxlib moves with jax. numpy
         # stays at the project's where a release imports beside it; jax 0.4.20 calls numpy.trapz
-        # (gone in numpy 2.4) and jaxlib 0.4.25 was built against numpy 1. Before jax 0.10 the native
-        # variant has no philox4x32 and says so (jitpi.backends.jax).
+        # (gone in numpy 2.4) and jaxlib 0.4.25 was built against numpy 1, so those two get numpy
+        # 1.26.4 and the ml_dtypes of their day (0.7.0 needs numpy 2 at run time). Before jax 0.10
+        # the native variant has no philox4x32 and says so (jitpi.backends.jax).
         BackendInfo(
             "jax",
             ("jax", "jaxlib"),
             "jax",
             True,
             (JAX_CACHE, CUDA_CACHE),
-            releases=tuple(
-                Release(version, {"jaxlib": version, "numpy": numpy})
-                for version, numpy in [
-                    ("0.4.20", "1.26.4"),
-                    ("0.4.25", "1.26.4"),
-                    ("0.4.30", "2.4.6"),
-                    ("0.4.35", "2.4.6"),
-                    ("0.4.38", "2.4.6"),
-                    ("0.5.3", "2.4.6"),
-                    ("0.6.2", "2.4.6"),
-                    ("0.7.2", "2.4.6"),
-                    ("0.8.3", "2.4.6"),
-                    ("0.9.2", "2.4.6"),
-                    ("0.10.2", "2.4.6"),
-                ]
+            releases=(
+                *_releases("0.4.20 0.4.25", moves_with=("jaxlib",), numpy="1.26.4", ml_dtypes="0.3.2"),
+                *_releases("0.4.30 0.4.35 0.4.38 0.5.3 0.6.2", moves_with=("jaxlib",), numpy="2.4.6"),
+                *_releases("0.7.2 0.8.3 0.9.2 0.10.2", moves_with=("jaxlib",), numpy="2.4.6"),
             ),
         ),
         # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.
