@@ -1,16 +1,19 @@
 """The release sweep: its asv configuration, and a tiny sweep end to end (two local builds of a
-stand-in framework, one ten times slower, measured in two asv environments and reported)."""
+stand-in framework, one ten times slower, measured in two asv environments, reported, and shown
+by asv's published site in its environment selector, in a real browser)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from asv_helpers import asv_environ, have_tools, light_config, make_repo, register_machine
+from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_repo, register_machine
+from browser_helpers import chromium, serve
 
 import jitpi
 from jitpi import releases
@@ -203,3 +206,48 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     before = {path: path.stat().st_mtime for path in (results / "release-test").glob("*-virtualenv-*.json")}
     assert releases.run(["numpy"], root=repo, machine="release-test") == 0
     assert {path: path.stat().st_mtime for path in before} == before
+
+    # asv publish: the site's environment selector lists both releases, and the graph draws a line
+    # for each, in a real browser.
+    check_environment_selector(repo, environ)
+
+
+def check_environment_selector(repo: Path, environ: dict) -> None:
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the site's JavaScript libraries cannot be fetched")
+    done = asv(repo, environ, "publish", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = repo / ".asv" / "html"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "asv_site.py"), str(html)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with serve(html) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        state = "p-backend='numpy'&p-variant='shared'&p-device='cpu'"
+        page.goto(
+            f"{server}/index.html#bench_time.CountHits.time_count_hits?{state}", wait_until="networkidle"
+        )
+        page.wait_for_selector("#main-graph canvas.flot-base", timeout=30_000)
+        seen = page.evaluate(
+            """() => {
+                const panels = {};
+                document.querySelectorAll('#graphdisplay-state-params .panel').forEach(panel => {
+                    const heading = panel.querySelector('.panel-heading').textContent.trim();
+                    panels[heading] = [...panel.querySelectorAll('a.btn')].map(b => b.textContent.trim());
+                });
+                const plot = $('#main-graph').data('plot');
+                const lines = plot.getData().filter(s => s.data.some(p => p && p[1] !== null)).length;
+                return {panels, lines};
+            }"""
+        )
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(
+            path=str(ROOT / "test-artifacts" / "asv-site-release-environments.png"), full_page=True
+        )
+    assert not errors, errors
+    assert seen["panels"].get("pistandin") == ["1.0", "2.0"], seen["panels"]
+    assert seen["lines"] >= 2, seen
