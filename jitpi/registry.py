@@ -144,8 +144,11 @@ REGISTRY: dict[str, BackendInfo] = {
             (JAX_CACHE, CUDA_CACHE),
             releases=(
                 *_releases("0.4.20 0.4.25", moves_with=("jaxlib",), numpy="1.26.4", ml_dtypes="0.3.2"),
-                *_releases("0.4.30 0.4.35 0.4.38 0.5.3 0.6.2", moves_with=("jaxlib",), numpy="2.4.6"),
-                *_releases("0.7.2 0.8.3 0.9.2 0.10.2", moves_with=("jaxlib",), numpy="2.4.6"),
+                *_releases(
+                    "0.4.30 0.4.35 0.4.38 0.5.3 0.6.2 0.7.2 0.8.3 0.9.2 0.10.2",
+                    moves_with=("jaxlib",),
+                    numpy="2.4.6",
+                ),
             ),
         ),
         # XLA keeps TensorFlow's executables in memory unless TF_XLA_FLAGS names a cache folder.

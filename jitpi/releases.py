@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -165,7 +166,7 @@ def record_versions(env_dir: Path, path: Path) -> dict[str, dict[str, str]]:
         )
         if done.returncode != 0:
             continue
-        installed = {entry["name"].lower(): entry["version"] for entry in json.loads(done.stdout)}
+        installed = {canonical(entry["name"]): entry["version"] for entry in json.loads(done.stdout)}
         found[environment_key(info["requirements"])] = installed
     if found:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +174,11 @@ def record_versions(env_dir: Path, path: Path) -> dict[str, dict[str, str]]:
         known.update(found)
         path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return found
+
+
+def canonical(name: str) -> str:
+    """A distribution's name as PyPI compares it (PEP 503): ml_dtypes, ml-dtypes and ML.dtypes alike."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def environment_key(requirements: Mapping[str, str]) -> str:
@@ -194,6 +200,9 @@ class ReleaseRow:
     peak_memory: Measure | None = None
     rms_z: Measure | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    commit: str = ""
+    state: str = "did not run"
+    """measured, skipped (asv's skip: the release lacks what the variant is) or did not run."""
 
     def throughput(self, n: str) -> float | None:
         measure = self.time.get(n)
@@ -242,8 +251,12 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
                     continue
                 data = site.read_result(result, param_names)
                 for variant in VARIANTS:
+                    recorded = versions.get(environment_key(result._requirements), {})
                     row = ReleaseRow(
-                        release, variant, versions=versions.get(environment_key(result._requirements), {})
+                        release,
+                        variant,
+                        versions={canonical(name): version for name, version in recorded.items()},
+                        commit=result.commit_hash,
                     )
 
                     key = (backend, variant, "cpu")
@@ -252,6 +265,11 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
                     row.first_call = _measured(data, site.COLD, key, "1e5")
                     row.peak_memory = _measured(data, site.MEMORY, key, MEMORY_N)
                     row.rms_z = _measured(data, site.ACCURACY, key, ACCURACY_N)
+                    timed = data.get(site.TIME, {}).get(key, {}).get(site.size(TIME_N[-1]))
+                    if row.time.get(TIME_N[-1]) is not None:
+                        row.state = "measured"
+                    elif timed is not None and timed.state == site.SKIPPED:
+                        row.state = "skipped"
                     rows.append(row)
     order = {(b, r.version): i for b, rs in RELEASES.items() for i, r in enumerate(rs)}
     rows.sort(
@@ -328,7 +346,7 @@ def steps(rows: Sequence[ReleaseRow], what: str, pick) -> list[Step]:
                 f"{name} {old_row.versions.get(name, '-')} -> {new_row.versions.get(name, '-')}"
                 for name in sorted(set(old_row.versions) | set(new_row.versions))
                 if old_row.versions.get(name) != new_row.versions.get(name)
-                and name not in {n.lower() for n in new_row.release.requirements} - {"numpy"}
+                and name not in {canonical(n) for n in new_row.release.requirements} - {"numpy"}
             )
             found.append(
                 Step(
@@ -416,10 +434,11 @@ def markdown(rows: Sequence[ReleaseRow], found: Sequence[Step]) -> str:
 
     lines = []
     for backend in dict.fromkeys(row.release.backend for row in rows):
-        lines += [f"### {backend}", ""]
+        commits = ", ".join(dict.fromkeys(r.commit[:8] for r in rows if r.release.backend == backend))
+        lines += [f"### {backend}", "", f"jitpi commit {commits}." if commits else "", ""]
         body = []
         for row in (r for r in rows if r.release.backend == backend):
-            status = "measured" if row.time.get("1e9") and row.time["1e9"].value else "did not run"
+            status = row.state
             body.append(
                 [
                     row.release.version,

@@ -1056,7 +1056,8 @@ def _releases_section(run: AsvRun, out: str) -> str:
     table = next(path for path in written if path.suffix == ".md")
     reading = (
         "Throughput at n = 1e9 and the cold first call of each compiler against its own releases, one asv "
-        "environment per release on one jitpi commit; shaded: a step asv's own test calls significant. "
+        "environment per release, each compiler on one jitpi commit; shaded: a step asv's own test calls "
+        "significant. "
         f'The tables, with the other packages that moved at each step: <a href="releases/{table.name}">'
         f"{table.name}</a>."
     )

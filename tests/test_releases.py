@@ -64,6 +64,34 @@ def test_each_backend_is_read_at_its_own_newest_commit():
     assert releases._commit_per_backend(loaded, "aaaa") == {"first": "a" * 40, "second": "b" * 40}
 
 
+def test_package_names_compare_as_pypi_does():
+    """pip list spells ml_dtypes one way in one release and ml-dtypes in another; a pin's own name
+    (tensorflow-cpu, listed as tensorflow_cpu) must not show up as "also moved"."""
+    assert releases.canonical("ml_dtypes") == releases.canonical("ML-Dtypes") == "ml-dtypes"
+    assert releases.canonical("tensorflow_cpu") == releases.canonical("tensorflow-cpu")
+    old, new = (
+        Release("tensorflow", v, {"tensorflow-cpu": v, "numpy": "2.4.6"}) for v in ("2.20.0", "2.21.0")
+    )
+    measure = site_measure(1.0)
+    rows = [
+        releases.ReleaseRow(release, "shared", versions=versions, commit="c" * 40)
+        for release, versions in (
+            (old, {"tensorflow-cpu": "2.20.0", "ml-dtypes": "0.5.0", "numpy": "2.4.6"}),
+            (new, {"tensorflow-cpu": "2.21.0", "ml-dtypes": "0.7.0", "numpy": "2.4.6"}),
+        )
+    ]
+    for row in rows:
+        row.time["1e9"] = measure
+    (step,) = releases.steps(rows, "time at 1e9", lambda r: r.time.get("1e9"))
+    assert step.moved == ("ml-dtypes 0.5.0 -> 0.7.0",)
+
+
+def site_measure(value: float):
+    from jitpi import site
+
+    return site.Measure(site.MEASURED, value)
+
+
 def test_selection_picks_the_combinations_a_release_measures():
     import re
 
@@ -151,11 +179,14 @@ def build_standins(folder: Path) -> None:
         assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.slow
-def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    """Two releases of a stand-in framework swept by ``releases.run`` in real asv environments:
+    (repository, asv's environment variables, results folder, status of the run)."""
     reason = have_tools()
     if reason:
         pytest.skip(reason)
+    tmp_path = tmp_path_factory.mktemp("sweep")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     build_standins(wheels)
@@ -172,15 +203,20 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     environ = asv_environ(tmp_path / "home")
     environ["PIP_FIND_LINKS"] = " ".join(filter(None, [environ.get("PIP_FIND_LINKS", ""), str(wheels)]))
     register_machine(repo, environ, "release-test")
-    for key, value in environ.items():
-        monkeypatch.setenv(key, value)
     standin = tuple(Release("numpy", v, {"pistandin": v}) for v in ("1.0", "2.0"))
-    monkeypatch.setattr(releases, "RELEASES", {"numpy": standin})
-    monkeypatch.setattr(releases, "selection", lambda backend: [r"time_count_hits"])
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in environ.items():
+            patch.setenv(key, value)
+        patch.setattr(releases, "RELEASES", {"numpy": standin})
+        patch.setattr(releases, "selection", lambda backend: [r"time_count_hits"])
+        status = releases.run(["numpy"], root=repo, machine="release-test")
+        yield repo, environ, repo / ".asv" / "results", status
 
-    status = releases.run(["numpy"], root=repo, machine="release-test")
+
+@pytest.mark.slow
+def test_a_tiny_sweep_end_to_end(tiny_sweep, tmp_path):
+    repo, _, results, status = tiny_sweep
     assert status == 0
-    results = repo / ".asv" / "results"
     versions = json.loads(releases.versions_path(results, "release-test").read_text(encoding="utf-8"))
     assert {entry["pistandin"] for entry in versions.values()} == {"1.0", "2.0"}
 
@@ -191,6 +227,8 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
         ("2.0", "native"),
         ("2.0", "shared"),
     ]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    assert all(row.state == "measured" and row.commit == head.strip() for row in rows)
     assert all(row.time["1e9"].samples and len(row.time["1e9"].samples) >= 8 for row in rows)
     (step, *_) = [
         s for s in releases.steps(rows, "time at 1e9", lambda r: r.time.get("1e9")) if s.variant == "shared"
@@ -201,14 +239,20 @@ def test_a_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     assert {path.name for path in written} == {"releases-numpy.png", "releases.md"}
     table = (tmp_path / "out" / "releases.md").read_text(encoding="utf-8")
     assert "biggest step down: 1.0 -> 2.0" in table and "(significant)" in table
+    assert f"jitpi commit {head[:8]}." in table
 
     # Resumed: nothing left to measure, nothing measured again.
     before = {path: path.stat().st_mtime for path in (results / "release-test").glob("*-virtualenv-*.json")}
     assert releases.run(["numpy"], root=repo, machine="release-test") == 0
     assert {path: path.stat().st_mtime for path in before} == before
 
-    # asv publish: the site's environment selector lists both releases, and the graph draws a line
-    # for each, in a real browser.
+
+@pytest.mark.slow
+def test_asv_publish_lists_the_release_environments(tiny_sweep):
+    """asv's published site: its environment selector lists both releases, and the graph draws a
+    line for each, in a real browser."""
+    repo, environ, _, status = tiny_sweep
+    assert status == 0
     check_environment_selector(repo, environ)
 
 
