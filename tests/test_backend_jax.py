@@ -275,6 +275,53 @@ def test_two_devices_compile_once_and_add_calls_up(two_devices, one_device):
     assert two_devices["many_calls"][2] == two_devices["result_total"]
 
 
+WITHOUT_MULHI_SCRIPT = r"""
+import json, sys
+from jitpi import philox
+from jitpi.backends import jax as backend
+
+import jax
+import jax.numpy as jnp
+
+backend.HAS_MULHI = False  # as in jax < 0.10: Philox's high words from the widened product
+cases = json.loads(sys.argv[1])
+with backend._scope("cpu"):
+    traced = str(jax.make_jaxpr(lambda w: backend._mulhilo(w, philox.MULTIPLIER_A))(jnp.uint32(7)))
+print(json.dumps({
+    "traced": traced,
+    "override": backend._mulhi_workaround(),
+    "devices": backend.device_count("cpu"),
+    "shared": [backend.shared(n, s, start=st, chunk=c) for n, s, st, c in cases],
+    "words": backend.philox_words([c for c, _, _ in philox.KNOWN_ANSWERS], philox.KNOWN_ANSWERS[0][1]),
+}))
+"""
+
+
+@pytest.mark.parametrize("cpu_devices", [1, 2])
+def test_shared_without_lax_mulhi_counts_the_same(cpu_devices):
+    """The path older releases take (``HAS_MULHI`` false): the same words and counts, on one
+    device and on a mesh, where no lowering rule is overridden."""
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(cpu_devices), JITPI_THREADS=str(cpu_devices))
+    cases = SHARED_CASES[:6]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MULHI_SCRIPT, json.dumps(cases)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["devices"] == cpu_devices
+    assert "mulhi" not in out["traced"] and "uint64" in out["traced"], out["traced"]
+    assert out["override"] is None
+    counters = [counter for counter, _, _ in philox.KNOWN_ANSWERS]
+    assert [tuple(w) for w in out["words"]] == philox.words_scalar(counters, philox.KNOWN_ANSWERS[0][1])
+    for case, hits in zip(cases, out["shared"], strict=True):
+        n, seed, start, _chunk = case
+        assert hits == philox.shared_hits_reference(n, seed, start), case
+
+
 def test_jitpi_threads_caps_the_cpu_devices(monkeypatch):
     """A Dask worker (JITPI_THREADS=1) stays on one device whatever JAX_NUM_CPU_DEVICES says."""
     monkeypatch.setenv("JITPI_THREADS", "1")

@@ -81,12 +81,18 @@ def _missing_in_this_release() -> dict[str, str]:
     return {}
 
 
+NOT_IN_THIS_RELEASE = _missing_in_this_release()
+
+
 CAN_SHARD = hasattr(lax, "pcast")
 """Whether this jax can shard the chunk loop over several devices (0.8 and later)."""
 
+HAS_MULHI = hasattr(lax, "mulhi")
+"""Whether this jax has ``lax.mulhi`` (0.10 and later); before, ``_mulhi`` widens the product."""
+
 
 def _mulhi(word, multiplier):
-    if hasattr(lax, "mulhi"):
+    if HAS_MULHI:
         return lax.mulhi(word, multiplier)
     wide = word.astype(jnp.uint64) * multiplier.astype(jnp.uint64)  # jax < 0.10
     if wide.dtype != jnp.uint64:  # outside _scope(x64=True) the product would wrap at 32 bits
@@ -170,6 +176,7 @@ def describe(device: str) -> str:
     return (
         f"jax {jax.__version__}, XLA-compiled on {target.device_kind} ({target.platform}){threads}; "
         f"{sharding}; native RNG {NATIVE_IMPL}"
+        + (" (not in this release)" if "native" in NOT_IN_THIS_RELEASE else "")
     )
 
 
@@ -218,11 +225,14 @@ def _sum_over_chunks(chunk_hits, n_chunks, mesh: Mesh | None):
 
 @functools.lru_cache(maxsize=1)
 def _mulhi_workaround():
-    """Lowering parameters that give ``lax.mulhi`` JAX's fallback rule.
+    """Lowering parameters that give ``lax.mulhi`` JAX's fallback rule (None where this jax has no
+    ``lax.mulhi``: ``_mulhi`` already widens the product there, and there is nothing to override).
 
     jaxlib 0.10.2 cannot compile ``lax.mulhi`` in a program partitioned over several devices
     (docs/backends/jax.md); the fallback widens to 64 bits, multiplies and shifts: the same bits.
     """
+    if not HAS_MULHI:
+        return None
     from jax._src.interpreters import mlir
     from jax._src.lax import lax as lax_internal
 
@@ -247,7 +257,9 @@ def _run(variant: str, args: tuple, mesh: Mesh | None, **static):
     executable = _MULTI_DEVICE_EXECUTABLES.get(key)
     if executable is None:
         traced = kernel.trace(*args, mesh=mesh, **static)
-        executable = traced.lower(_private_parameters=_mulhi_workaround()).compile()
+        workaround = _mulhi_workaround()
+        lowered = traced.lower() if workaround is None else traced.lower(_private_parameters=workaround)
+        executable = lowered.compile()
         _MULTI_DEVICE_EXECUTABLES[key] = executable
     return executable(*args)
 
@@ -511,7 +523,7 @@ BACKEND = Backend(
     chunks=CHUNKS,
     devices=("cpu", "gpu"),
     device_unavailable_reason=device_unavailable_reason,
-    not_in_this_release=_missing_in_this_release(),
+    not_in_this_release=NOT_IN_THIS_RELEASE,
     native_keyed_per_chunk=True,
     naive_max_n=naive_max_n,
     philox_words=philox_words,
