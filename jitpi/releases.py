@@ -265,11 +265,9 @@ def load_rows(results_dir: Path, machine: str | None = None, commit: str | None 
                     row.first_call = _measured(data, site.COLD, key, "1e5")
                     row.peak_memory = _measured(data, site.MEMORY, key, MEMORY_N)
                     row.rms_z = _measured(data, site.ACCURACY, key, ACCURACY_N)
-                    timed = data.get(site.TIME, {}).get(key, {}).get(site.size(TIME_N[-1]))
-                    if row.time.get(TIME_N[-1]) is not None:
-                        row.state = "measured"
-                    elif timed is not None and timed.state == site.SKIPPED:
-                        row.state = "skipped"
+                    timed = _found(data, site.TIME, key, TIME_N[-1])
+                    if timed is not None and timed.state in (site.MEASURED, site.SKIPPED):
+                        row.state = "measured" if timed.state == site.MEASURED else "skipped"
                     rows.append(row)
     order = {(b, r.version): i for b, rs in RELEASES.items() for i, r in enumerate(rs)}
     rows.sort(
@@ -298,11 +296,18 @@ def _commit_per_backend(
     return {backend: commit_hash for backend, (_, commit_hash) in chosen.items()}
 
 
-def _measured(data: dict, benchmark: str, key: tuple[str, str, str], n: str) -> Measure | None:
-    """One combination's measure in ``jitpi.site.read_result``'s data; None unless it was measured."""
+def _found(data: dict, benchmark: str, key: tuple[str, str, str], n: str) -> Measure | None:
+    """One combination in ``jitpi.site.read_result``'s data, whatever its state; None if absent."""
     from jitpi import site
 
-    found = data.get(benchmark, {}).get(key, {}).get(site.size(n))
+    return data.get(benchmark, {}).get(key, {}).get(site.size(n))
+
+
+def _measured(data: dict, benchmark: str, key: tuple[str, str, str], n: str) -> Measure | None:
+    """One combination's measure; None unless it was measured."""
+    from jitpi import site
+
+    found = _found(data, benchmark, key, n)
     return found if found is not None and found.state == site.MEASURED else None
 
 
