@@ -262,3 +262,22 @@ def test_gpu_counts_equal_the_cpu_counts(backend):
     assert backend.naive(n, 5, device="gpu") == backend.naive(n, 5)
     far = backend.shared(2**32 + 7, 9, device="gpu", start=2**40 - 2**32 - 7)
     assert abs(jitpi.z_score(far, 2**32 + 7)) < 5
+
+
+def test_a_release_older_than_exact_from_is_refused_with_the_reason(backend):
+    """Warp releases before 1.16 counted 0 hits for a whole variant in some processes: the backend
+    refuses them by name rather than count (here warp's version is set back before jitpi loads it)."""
+    script = textwrap.dedent(
+        """
+        import json, warp, jitpi
+        warp.config.version = "1.13.0"
+        ok, reason = jitpi.availability("warp", "cpu", "shared")
+        print(json.dumps([ok, reason]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ok, reason = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not ok
+    assert "warp-lang 1.13.0 is older than 1.16" in reason and "pip install 'jitpi[warp]'" in reason, reason
+    assert backend.EXACT_FROM == (1, 16)
