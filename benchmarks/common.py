@@ -11,15 +11,19 @@ values). A combination that cannot run here skips in ``setup`` by raising ``Skip
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import itertools
+import json
+import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import jitpi
 from jitpi import registry
-from jitpi.contract import SHARED
+from jitpi.contract import NAIVE, SHARED
 from jitpi.philox import REFERENCE_HITS
 from jitpi.stats import SUSPECT_Z, rms
 
@@ -53,6 +57,10 @@ MEMORY_N = ["1e5", "1e8"]
 ACCURACY_N = ["1e5", "1e6"]
 # Cold start: compile time does not depend on n (one compile serves every n), so one small n.
 COLD_N = ["1e5"]
+
+
+# What asv's setup_cache leaves in the working directory it then runs the class's combinations in.
+ASV_CACHE_FILE = "cache.pickle"
 
 
 def size(label: str) -> int:
@@ -98,14 +106,32 @@ def cpu_max_n(backend: str, variant: str) -> int:
     return default if own is None else min(own, default)
 
 
-def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, allowance: int = 1) -> None:
+def require(
+    backend: str,
+    variant: str,
+    device: str,
+    n: int,
+    *,
+    calls: int = 1,
+    allowance: int = 1,
+    shared: bool = False,
+) -> None:
     """Skip, with the reason, unless (backend, variant, device) runs here and n is affordable.
 
     The cheap checks come first, so that a combination that cannot run costs no framework import:
-    the device, the size, then the framework (imported here), the variant and its own bound.
-    The benchmark makes ``calls`` calls of n samples, allowed up to ``allowance`` times the
-    per-call bound in all.
+    the device, the size, then the framework (imported here, or with ``shared`` asked once for the
+    class's combinations: ``BackendFacts``), the variant and its own bound. The benchmark makes
+    ``calls`` calls of n samples, allowed up to ``allowance`` times the per-call bound in all.
     """
+    require_affordable(backend, variant, device, n, calls=calls, allowance=allowance)
+    facts = BackendFacts.shared(backend, device) if shared else BackendFacts.here(backend, device)
+    facts.require(variant, n)
+
+
+def require_affordable(
+    backend: str, variant: str, device: str, n: int, *, calls: int = 1, allowance: int = 1
+) -> None:
+    """The part of ``require`` that imports no framework: the device, and n against the bounds."""
     if device == "gpu" and not gpu_present():
         skip("no GPU on this machine")
     if device == "cpu":
@@ -118,14 +144,76 @@ def require(backend: str, variant: str, device: str, n: int, *, calls: int = 1, 
                 f"{what} is beyond the suite's CPU bound for {backend} ({variant}), "
                 f"{allowance * limit:.0e} samples (jitpi.registry's cpu_max_n)"
             )
-    ok, reason = jitpi.availability(backend, device, variant)
-    if not ok:
-        skip(reason)
-    naive_max_n = registry.load(backend).naive_max_n
-    if variant == "naive" and naive_max_n is not None:
-        limit = naive_max_n(device)
-        if n > limit:
-            skip(f"n={n:.0e} is above {limit:.2e}, the naive {backend} variant's bound on this {device}")
+
+
+@dataclass(frozen=True)
+class BackendFacts:
+    """What ``require`` learns by importing a backend: why each variant cannot run on a device here
+    (None where it can), and the naive variant's bound there.
+
+    ``here`` imports the framework. ``shared`` serves a class whose combinations do not otherwise
+    need the framework in their own process (the cold start times a child interpreter; accuracy is
+    computed once per backend): asv runs every combination of a class that has ``setup_cache`` in
+    one working directory (every round, removed when the run ends), so the first combination of a
+    backend asks and leaves the answer there, and the others read it instead of importing it again.
+    """
+
+    backend: str
+    device: str
+    reasons: dict[str, str | None]
+    naive_max_n: int | None
+
+    @classmethod
+    def here(cls, backend: str, device: str) -> BackendFacts:
+        reasons = {}
+        for variant in VARIANTS:
+            ok, reason = jitpi.availability(backend, device, variant)
+            reasons[variant] = None if ok else reason
+        naive_max_n = None
+        if reasons.get(NAIVE) is None:
+            bound = registry.load(backend).naive_max_n
+            naive_max_n = None if bound is None else int(bound(device))
+        return cls(backend, device, reasons, naive_max_n)
+
+    @classmethod
+    def shared(cls, backend: str, device: str) -> BackendFacts:
+        path = shared_path("facts", backend, device)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                return cls(**json.loads(path.read_text()))
+        facts = cls.here(backend, device)
+        if path is not None:
+            write_atomically(path, json.dumps(dataclasses.asdict(facts)))
+        return facts
+
+    def require(self, variant: str, n: int) -> None:
+        reason = self.reasons[variant]
+        if reason is not None:
+            skip(reason)
+        if variant == NAIVE and self.naive_max_n is not None and n > self.naive_max_n:
+            skip(
+                f"n={n:.0e} is above {self.naive_max_n:.2e}, the naive {self.backend} variant's bound "
+                f"on this {self.device}"
+            )
+
+
+def shared_path(kind: str, backend: str, device: str, suffix: str = ".json") -> Path | None:
+    """Where a class's combinations leave what they share (see ``BackendFacts``), or None where
+    nothing is shared: the working directory asv gives the combinations of a class that defines
+    ``setup_cache`` for one run, known by the ``cache.pickle`` asv leaves there. A benchmark run
+    by hand, elsewhere, shares nothing, so that no file outlives the run that wrote it."""
+    here = Path.cwd()
+    if not (here / ASV_CACHE_FILE).exists():
+        return None
+    return here / f"jitpi-{kind}-{backend}-{device}{suffix}"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` so that a reader sees the whole file or none (a process killed mid-write
+    leaves no half file behind)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def process_name(class_name: str, index: int) -> str:

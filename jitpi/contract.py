@@ -16,6 +16,8 @@ from jitpi.chunking import pick_chunk
 VARIANTS = ("naive", "native", "shared")
 DEVICES = ("cpu", "gpu")
 CHUNKED_VARIANTS = ("native", "shared")
+NAIVE = "naive"
+"""The variant that holds every sample at once (the founding article's), bounded by ``naive_max_n``."""
 SHARED = "shared"
 """The variant every backend computes bit for bit: one Philox4x32-10 stream (``jitpi.philox``)."""
 

@@ -220,3 +220,95 @@ def test_a_shared_count_off_the_stream_fails_setup(common, monkeypatch):
 def test_every_grid_has_the_reference_count_its_check_needs(common):
     for n in {*common.N_GRID, *common.GPU_ONLY_N, *common.MEMORY_N, *common.COLD_N}:
         assert (min(common.size(n), common.VERIFY_N), common.SEED) in common.REFERENCE_HITS, n
+
+
+def test_accuracy_worker_gives_each_combination_what_its_own_process_would(common, tmp_path, monkeypatch):
+    """One worker per backend computes every (variant, n) of the accuracy class; each value must be
+    the one the combination's own process computes (the seeds are fixed: equal to the last bit)."""
+    from benchmarks import bench_accuracy
+
+    (tmp_path / common.ASV_CACHE_FILE).write_bytes(b"")  # asv's class directory, as setup_cache leaves it
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_accuracy", "numpy", "cpu"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / "jitpi-accuracy-numpy-cpu.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in written]
+    combinations = list(itertools.product(jitpi.VARIANTS, common.ACCURACY_N))
+    assert [(r["variant"], r["n"]) for r in records] == combinations
+    facts = json.loads((tmp_path / "jitpi-facts-numpy-cpu.json").read_text())
+    assert facts["reasons"] == {variant: None for variant in jitpi.VARIANTS}
+    monkeypatch.chdir(tmp_path)
+    for record in records:
+        assert set(record) == {"variant", "n", "value"}, record
+        value = bench_accuracy.worker_value("numpy", record["variant"], "cpu", record["n"])
+        assert value == common.rms_z("numpy", record["variant"], "cpu", common.size(record["n"]))
+
+
+def test_a_combination_the_worker_did_not_reach_is_computed_in_its_own_process(common, tmp_path, monkeypatch):
+    """A worker that died (a crash in the framework) leaves the rest of its backend to each
+    combination's own process, so the crash fails the combination it belongs to; a Python error
+    in the worker fails its combination with the worker's traceback."""
+    from benchmarks.bench_accuracy import Accuracy, worker_value
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / common.ASV_CACHE_FILE).write_bytes(b"")
+    path = common.shared_path("accuracy", "numpy", "cpu", ".jsonl")
+    written = [
+        {"variant": "naive", "n": "1e5", "value": 0.5},
+        {"variant": "naive", "n": "1e6", "error": "Traceback ...\nValueError: a wrong count"},
+    ]
+    killed_while_writing = '{"variant": "native", "n": "1e5", "val'
+    path.write_text("\n".join([*map(json.dumps, written), killed_while_writing]))
+    assert worker_value("numpy", "naive", "cpu", "1e5") == 0.5  # read: a worker run here would give ~1
+    with pytest.raises(RuntimeError, match=r"(?s)in its backend's worker.*ValueError: a wrong count"):
+        worker_value("numpy", "naive", "cpu", "1e6")
+    assert worker_value("numpy", "native", "cpu", "1e5") is None
+
+    benchmark = Accuracy()
+    benchmark.setup("numpy", "native", "cpu", "1e5")
+    own = common.rms_z("numpy", "native", "cpu", 10**5)
+    assert benchmark.track_rms_z("numpy", "native", "cpu", "1e5") == own
+
+
+def test_backend_facts_are_asked_once_in_a_class_directory(common, tmp_path, monkeypatch):
+    """The cold start's and accuracy's combinations read what the first of their backend learnt
+    (no framework import in their own process); the answer is the one ``require`` gets itself."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / common.ASV_CACHE_FILE).write_bytes(b"")
+    first = common.BackendFacts.shared("numpy", "cpu")
+    assert first == common.BackendFacts.here("numpy", "cpu")
+    path = common.shared_path("facts", "numpy", "cpu")
+    recorded = json.loads(path.read_text())
+    assert recorded["reasons"]["naive"] is None and recorded["naive_max_n"] > 10**8
+    recorded["reasons"]["naive"] = "what the first combination found"
+    recorded["naive_max_n"] = 10**5
+    path.write_text(json.dumps(recorded))
+    with pytest.raises(NotImplementedError, match="what the first combination found"):
+        common.require("numpy", "naive", "cpu", 10**5, shared=True)
+    recorded["reasons"]["naive"] = None
+    path.write_text(json.dumps(recorded))
+    with pytest.raises(NotImplementedError, match=r"above 1\.00e\+05, the naive numpy variant's bound"):
+        common.require("numpy", "naive", "cpu", 10**6, shared=True)
+    common.require("numpy", "naive", "cpu", 10**5, shared=True)
+
+
+def test_outside_asvs_class_directory_nothing_is_shared(common, tmp_path, monkeypatch):
+    """Run by hand (no setup_cache before it), a combination asks and computes in its own process
+    and leaves no file that a later run, of other code, could read."""
+    from benchmarks.bench_accuracy import Accuracy
+
+    monkeypatch.chdir(tmp_path)
+    assert common.shared_path("facts", "numpy", "cpu") is None
+    common.require("numpy", "native", "cpu", 10**5, shared=True)
+    benchmark = Accuracy()
+    benchmark.setup("numpy", "native", "cpu", "1e5")
+    own = common.rms_z("numpy", "native", "cpu", 10**5)
+    assert benchmark.track_rms_z("numpy", "native", "cpu", "1e5") == own
+    assert list(tmp_path.iterdir()) == []
