@@ -4,7 +4,7 @@ The value depends only on (backend, variant, device, n) and the code, never on t
 computes it, so the first combination of a backend has one worker process compute all of the
 backend's (variant, n) on that device, and every combination reads its own value: one framework
 import per backend and one compile per variant, where a process per combination paid them six
-times (a third of the whole-matrix quick run's accuracy time; benchmarks/README.md).
+times (in a whole-matrix quick run the class took 2.2 minutes, now 1.0: benchmarks/README.md).
 """
 
 from __future__ import annotations
