@@ -29,7 +29,6 @@ from .common import (
     BackendFacts,
     Grid,
     name_process,
-    require,
     require_affordable,
     rms_z,
     shared_path,
@@ -70,7 +69,7 @@ class Accuracy(Grid):
         self.n = size(n)
         require_affordable(backend, variant, device, self.n, **BOUNDS)
         self.value = worker_value(backend, variant, device, n)
-        require(backend, variant, device, self.n, **BOUNDS, shared=True)
+        BackendFacts.shared(backend, device).require(variant, self.n)
 
     def track_rms_z(self, backend, variant, device, n):
         return self.value if self.value is not None else rms_z(backend, variant, device, self.n)

@@ -124,7 +124,7 @@ def require(
     ``calls`` calls of n samples, allowed up to ``allowance`` times the per-call bound in all.
     """
     require_affordable(backend, variant, device, n, calls=calls, allowance=allowance)
-    facts = BackendFacts.shared(backend, device) if shared else BackendFacts.here(backend, device)
+    facts = BackendFacts.shared(backend, device) if shared else BackendFacts.here(backend, device, (variant,))
     facts.require(variant, n)
 
 
@@ -164,13 +164,15 @@ class BackendFacts:
     naive_max_n: int | None
 
     @classmethod
-    def here(cls, backend: str, device: str) -> BackendFacts:
+    def here(cls, backend: str, device: str, variants: tuple[str, ...] = tuple(VARIANTS)) -> BackendFacts:
+        """Asked of the framework, for ``variants`` (every one, unless a combination needs only
+        its own)."""
         reasons = {}
-        for variant in VARIANTS:
+        for variant in variants:
             ok, reason = jitpi.availability(backend, device, variant)
             reasons[variant] = None if ok else reason
         naive_max_n = None
-        if reasons.get(NAIVE) is None:
+        if NAIVE in reasons and reasons[NAIVE] is None:
             bound = registry.load(backend).naive_max_n
             naive_max_n = None if bound is None else int(bound(device))
         return cls(backend, device, reasons, naive_max_n)

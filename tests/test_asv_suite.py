@@ -312,3 +312,18 @@ def test_outside_asvs_class_directory_nothing_is_shared(common, tmp_path, monkey
     own = common.rms_z("numpy", "native", "cpu", 10**5)
     assert benchmark.track_rms_z("numpy", "native", "cpu", "1e5") == own
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_combination_measured_in_its_own_process_asks_only_for_its_own_variant(common, monkeypatch):
+    """The time and memory classes share nothing: their setup asks the framework about the variant
+    it measures and no other (another variant's probe could compile or trace in the measured process)."""
+    asked = []
+    real = common.jitpi.availability
+
+    def recording(backend, device="cpu", variant=None):
+        asked.append((backend, device, variant))
+        return real(backend, device, variant)
+
+    monkeypatch.setattr(common.jitpi, "availability", recording)
+    common.require("numpy", "native", "cpu", 10**5)
+    assert asked == [("numpy", "cpu", "native")]
