@@ -8,6 +8,7 @@ about 20 s); the others feed it output asv printed for the project's own suite, 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 import subprocess
 import sys
@@ -400,3 +401,31 @@ def test_forked_processes_are_named_as_the_runner_reads_them():
         assert bench.class_tag(f"{module.__name__.split('.')[-1]}.{cls.__name__}.time_it") == match["tag"]
         tags.setdefault(match["tag"], []).append(cls.__name__)
     assert all(len(names) == 1 for names in tags.values()), tags
+
+
+def test_the_yardstick_is_a_combination_every_cpu_run_measures():
+    """The summary's yardstick names one of the suite's combinations, on the CPU and within the
+    suite's bounds, so that a full or quick run of the whole grid always prints it."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.bench_time import CountHits
+        from benchmarks.common import require_affordable, size
+    finally:
+        sys.path.remove(str(ROOT))
+    keys = {
+        f"bench_time.CountHits.time_count_hits({', '.join(map(repr, combo))})": combo
+        for combo in itertools.product(*CountHits.params)
+    }
+    assert bench.YARDSTICK in keys
+    backend, variant, device, n = keys[bench.YARDSTICK]
+    assert device == "cpu"
+    require_affordable(backend, variant, device, size(n))  # raises (skips) if beyond the CPU bounds
+
+
+def test_the_summary_gives_the_yardstick_only_where_the_run_measured_it():
+    measured = bench.Outcome("bench_time.CountHits.time_count_hits", bench.YARDSTICK, "measured", "603±2ms")
+    line = bench.yardstick_lines([measured])
+    assert len(line) == 1 and "603±2ms a call" in line[0] and bench.YARDSTICK in line[0]
+    skipped = bench.Outcome(measured.bench, bench.YARDSTICK, "skipped", "no such framework")
+    other = bench.Outcome(measured.bench, bench.YARDSTICK.replace("numba", "numpy"), "measured", "5.39±0.1s")
+    assert bench.yardstick_lines([skipped, other]) == []

@@ -13,8 +13,10 @@ log (default ``.asv/bench.log``); the terminal gets:
 - how far the whole run is: combinations done out of all (one process each, per round), elapsed
   time and, where earlier runs on this machine timed the same combinations, the time left;
 - each failed combination as soon as asv reports its benchmark, with the log line to read;
-- at the end: measured, failed and skipped, the skips grouped by reason; every skipped
-  combination with its own reason goes to ``.asv/skipped.txt``.
+- at the end: measured, failed and skipped, the skips grouped by reason (every skipped
+  combination with its own reason goes to ``.asv/skipped.txt``), and the yardstick's time where
+  the run measured it: one combination (numba's shared variant at 1e9) that says how fast the
+  machine counted, without which a run time cannot be compared with another day's.
 
 A terminal gets a live progress bar (rich); anything else (CI, a pipe) gets plain lines, with a
 progress line at most once a minute. The exit status is asv's (2 when a benchmark failed).
@@ -79,6 +81,9 @@ PHASE_HINTS = {
     "Creating environments": " (a new one installs every framework in asv.conf.json's matrix: minutes)",
 }
 NO_REASON = "no reason given (n/a without a message: a skip decorator, or a NaN result)"
+# The combination whose time says how fast this machine counts today: a run time compares with
+# another machine's, or another day's on a shared host, only beside it (benchmarks/README.md).
+YARDSTICK = "bench_time.CountHits.time_count_hits('numba', 'shared', 'cpu', '1e9')"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1165,6 +1170,17 @@ def main(argv: list[str] | None = None) -> int:
     return 130 if interrupted else code
 
 
+def yardstick_lines(outcomes: list[Outcome]) -> list[str]:
+    """The yardstick's time in this run, where the run measured it (nothing otherwise)."""
+    for outcome in outcomes:
+        if outcome.key == YARDSTICK and outcome.status == "measured" and outcome.detail:
+            return [
+                f"Yardstick: {YARDSTICK} took {outcome.detail} a call in this run; compare run times "
+                "between machines or days only beside it."
+            ]
+    return []
+
+
 def summary(
     view: PlainView, run: Run, code: int, own: argparse.Namespace, command: str, interrupted: bool
 ) -> None:
@@ -1178,6 +1194,7 @@ def summary(
         f"{head} in {elapsed}, asv exit status {code}: {plural(benchmarks, 'benchmark')}, "
         f"{plural(len(run.outcomes), 'combination')}: {counts_text(tally)}."
     )
+    lines += yardstick_lines(run.outcomes)
     failed = [outcome for outcome in run.outcomes if outcome.status == "failed"]
     if failed:
         groups = reason_groups(failed)
