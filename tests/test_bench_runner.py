@@ -429,3 +429,6 @@ def test_the_summary_gives_the_yardstick_only_where_the_run_measured_it():
     skipped = bench.Outcome(measured.bench, bench.YARDSTICK, "skipped", "no such framework")
     other = bench.Outcome(measured.bench, bench.YARDSTICK.replace("numba", "numpy"), "measured", "5.39±0.1s")
     assert bench.yardstick_lines([skipped, other]) == []
+    # A run of several commits measures it once each.
+    again = bench.Outcome(measured.bench, bench.YARDSTICK, "measured", "611±3ms")
+    assert "603±2ms, 611±3ms a call" in bench.yardstick_lines([measured, other, again])[0]
