@@ -23,6 +23,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+# asv's graph page fits this viewport whole, so its screenshots capture the viewport: never
+# full_page=True, whose capture resizes the viewport, which asv answers by redrawing its graphs, on
+# placeholders Chromium may not have laid out yet under load ("Invalid dimensions for plot, width =
+# 0", an error of the capture, not of the page).
+ASV_VIEWPORT = {"width": 1280, "height": 960}
+
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):

@@ -28,7 +28,7 @@ from asv_helpers import (
     make_repo,
     register_machine,
 )
-from browser_helpers import chromium, serve
+from browser_helpers import ASV_VIEWPORT, chromium, serve
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,7 @@ def browser():
 
 
 def test_a_parametrised_benchmark_graph_renders(server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 960})
+    page = browser.new_page(viewport=ASV_VIEWPORT)
     errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and errors.append(f"console: {message.text}"))
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
@@ -132,10 +132,6 @@ def test_a_parametrised_benchmark_graph_renders(server, browser):
         }"""
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    # The viewport, not full_page: a full-page capture resizes the viewport, and asv redraws its
-    # graphs on every resize, on a placeholder Chromium may not have laid out yet under load
-    # ("Invalid dimensions for plot, width = 0"): an error of the capture, not of the page. The
-    # graph page fits the viewport.
     page.screenshot(path=str(ARTIFACTS / "asv-site-time_count_hits.png"))
     page.close()
 

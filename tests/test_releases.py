@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_repo, register_machine
-from browser_helpers import chromium, serve
+from browser_helpers import ASV_VIEWPORT, chromium, serve
 
 import jitpi
 from jitpi import releases
@@ -267,7 +267,7 @@ def check_environment_selector(repo: Path, environ: dict) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     with serve(html) as server, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport=ASV_VIEWPORT)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
@@ -289,9 +289,7 @@ def check_environment_selector(repo: Path, environ: dict) -> None:
             }"""
         )
         (ROOT / "test-artifacts").mkdir(exist_ok=True)
-        page.screenshot(
-            path=str(ROOT / "test-artifacts" / "asv-site-release-environments.png"), full_page=True
-        )
+        page.screenshot(path=str(ROOT / "test-artifacts" / "asv-site-release-environments.png"))
     assert not errors, errors
     assert seen["panels"].get("pistandin") == ["1.0", "2.0"], seen["panels"]
     assert seen["lines"] >= 2, seen
