@@ -7,8 +7,8 @@ about 20 s); the others feed it output asv printed for the project's own suite, 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import itertools
 import re
 import subprocess
 import sys
@@ -383,16 +383,23 @@ def test_make_bench_runs_the_runner_with_bench_args():
     assert "tools/bench.py" in recipe[0] and "$(BENCH_ARGS)" in recipe[0], recipe[0]
 
 
+@contextlib.contextmanager
+def suite_importable():
+    """The repository root on sys.path while the asv suite (benchmarks/) is imported."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(ROOT))
+
+
 def test_forked_processes_are_named_as_the_runner_reads_them():
     """Under asv's forkserver the suite names each process; the runner reads the class back from
     the name's tag, so every class of the suite needs a tag of its own."""
-    sys.path.insert(0, str(ROOT))
-    try:
+    with suite_importable():
         from test_asv_suite import _suite_classes
 
         from benchmarks.common import process_name
-    finally:
-        sys.path.remove(str(ROOT))
     tags = {}
     for module, cls in _suite_classes():
         name = process_name(cls.__name__, 287)
@@ -406,16 +413,12 @@ def test_forked_processes_are_named_as_the_runner_reads_them():
 def test_the_yardstick_is_a_combination_every_cpu_run_measures():
     """The summary's yardstick names one of the suite's combinations, on the CPU and within the
     suite's bounds, so that a full or quick run of the whole grid always prints it."""
-    sys.path.insert(0, str(ROOT))
-    try:
+    with suite_importable():
         from benchmarks.bench_time import CountHits
         from benchmarks.common import require_affordable, size
-    finally:
-        sys.path.remove(str(ROOT))
-    keys = {
-        f"bench_time.CountHits.time_count_hits({', '.join(map(repr, combo))})": combo
-        for combo in itertools.product(*CountHits.params)
-    }
+    params = [[repr(value) for value in values] for values in CountHits.params]
+    grid = bench.Bench("bench_time.CountHits.time_count_hits", params, [], 1)
+    keys = {grid.key(idx): grid.values(idx) for idx in range(grid.size)}
     assert bench.YARDSTICK in keys
     backend, variant, device, n = keys[bench.YARDSTICK]
     assert device == "cpu"
