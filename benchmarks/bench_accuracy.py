@@ -22,12 +22,11 @@ from .common import (
     ACCURACY_N,
     ACCURACY_SAMPLE_FACTOR,
     ASV_CACHE_FILE,
-    BACKENDS,
-    DEVICES,
     SEEDS,
     VARIANTS,
     BackendFacts,
     Grid,
+    grid_params,
     name_process,
     require_affordable,
     rms_z,
@@ -57,7 +56,7 @@ class Accuracy(Grid):
 
     version = "1"
     unit = "sigma"
-    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, ACCURACY_N]
+    params: ClassVar[list] = grid_params(ACCURACY_N)
 
     def setup_cache(self) -> None:
         """Nothing to prepare: defining it gives the class's combinations one working directory for

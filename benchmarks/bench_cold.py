@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import ClassVar
 
-from .common import BACKENDS, COLD_N, DEVICES, SEED, VARIANTS, Grid, name_process, require, size
+from .common import COLD_N, SEED, Grid, grid_params, name_process, require, size
 
 
 class ColdStart(Grid):
@@ -23,7 +23,7 @@ class ColdStart(Grid):
     """
 
     version = "2"
-    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, COLD_N]
+    params: ClassVar[list] = grid_params(COLD_N)
     warmup_time = 0
     number = 1
     rounds = 1

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import jitpi
 
-from .common import BACKENDS, DEVICES, MEMORY_N, SEED, VARIANTS, Grid
+from .common import MEMORY_N, SEED, Grid, grid_params
 
 
 class CountHitsMemory(Grid):
@@ -18,7 +18,7 @@ class CountHitsMemory(Grid):
     """
 
     version = "1"
-    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, MEMORY_N]
+    params: ClassVar[list] = grid_params(MEMORY_N)
 
     def peakmem_count_hits(self, backend, variant, device, n):
         jitpi.count_hits(self.n, backend=backend, seed=SEED, variant=variant, device=device)

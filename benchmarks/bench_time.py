@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import jitpi
-from jitpi.contract import CHUNKED_VARIANTS
 
-from .common import BACKENDS, DEVICES, GPU_ONLY_N, N_GRID, SEED, VARIANTS, Grid
+from .common import GPU_ONLY_N, N_GRID, SEED, Grid, grid_params
+from .grid import NAIVE
 
 
 class CountHits(Grid):
@@ -29,11 +29,11 @@ class CountHits(Grid):
     warmup_time = 0
     min_run_count = 1
     repeat = (1, 20, 2.0)
-    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, N_GRID + GPU_ONLY_N]
+    params: ClassVar[list] = grid_params(N_GRID + GPU_ONLY_N)
 
     def setup(self, backend, variant, device, n):
         super().setup(backend, variant, device, n)
-        if variant not in CHUNKED_VARIANTS:
+        if variant == NAIVE:
             jitpi.count_hits(self.n, backend=backend, seed=SEED, variant=variant, device=device)
 
     def time_count_hits(self, backend, variant, device, n):

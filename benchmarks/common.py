@@ -1,11 +1,13 @@
-"""What every jitpi benchmark shares: the grid, the seeds, the skip rules, compile-and-verify.
+"""What every jitpi benchmark shares: the skip rules, compile-and-verify, the base class.
+
+The grid itself (backends, variants, devices, n, seeds) is ``grid.py``: fixed, never read from
+the installed jitpi. asv runs that one grid over every commit; a combination that cannot run at a
+commit here skips in ``setup`` by raising ``SkipNotImplemented`` (a ``NotImplementedError``) with
+the reason, and asv records it as skipped (``n/a``): jitpi at that commit lacks the backend or the
+variant, the framework is missing, the device has no GPU, or n is beyond a bound.
 
 Nothing here imports a framework: the suite is imported for discovery and once per benchmark
 process, so framework imports happen in ``setup`` (through jitpi's lazy registry), never at import.
-
-The grid never depends on what is installed or on the hardware (asv keys results by parameter
-values). A combination that cannot run here skips in ``setup`` by raising ``SkipNotImplemented``
-(a ``NotImplementedError``) with the reason, and asv records it as skipped (``n/a``).
 """
 
 from __future__ import annotations
@@ -23,54 +25,50 @@ from typing import ClassVar
 
 import jitpi
 from jitpi import registry
-from jitpi.contract import NAIVE, SHARED
 from jitpi.philox import REFERENCE_HITS
 from jitpi.stats import SUSPECT_Z, rms
+
+from .grid import (
+    ACCURACY_N,
+    BACKENDS,
+    COLD_N,
+    DEVICES,
+    GPU_ONLY_N,
+    MEMORY_N,
+    N_GRID,
+    NAIVE,
+    PARAM_NAMES,
+    SEED,
+    SEEDS,
+    SHARED,
+    VARIANTS,
+    size,
+)
 
 try:  # asv_runner's own skip exception, when the suite runs under asv
     from asv_runner.benchmarks.mark import SkipNotImplemented
 except ImportError:  # pragma: no cover - running a benchmark by hand without asv_runner
     SkipNotImplemented = NotImplementedError
 
-# One backend list: the library's. New backends and variants light up without editing the suite.
-BACKENDS = list(jitpi.BACKENDS)
-VARIANTS = list(jitpi.VARIANTS)
-DEVICES = list(jitpi.DEVICES)
-PARAM_NAMES = ["backend", "variant", "device", "n"]
-
-# n is given as a label, "1e5", rather than the int: the site then spaces the values evenly when
-# n is its x-axis (a log axis in effect; ints get a linear one, squeezing 1e5..1e9 against 1e10),
-# and the labels read better in tables and in -b patterns. ``size(label)`` is the int.
-#
-# The founding article's range of n, every second decade: overhead-bound, in between, throughput-
-# bound. Every point is a process per backend x variant (a framework import and a compile each),
-# and a quick run of the whole matrix must stay within 10 minutes on 2 cores: two more decades
-# would cost ~40% more. Any n can be run by hand: jitpi.count_hits, or a subclass with its own grid.
-N_GRID = ["1e5", "1e7", "1e9"]
-# ... and a point only a GPU reaches in reasonable time; it skips on the CPU.
-GPU_ONLY_N = ["1e10"]
-# Peak memory: the naive variant's O(n) against everyone's O(chunk) (1e8 samples are 1.6 GB of
-# float64 pairs, 1e5 are 1.6 MB, well under any framework's baseline).
-MEMORY_N = ["1e5", "1e8"]
-# Accuracy: two n, each over every seed in SEEDS (16 calls a process: at 1e7 the naive variants
-# alone would add a minute and a half to a quick run; at 1e6 a bias of 5e-4 in p already shows).
-ACCURACY_N = ["1e5", "1e6"]
-# Cold start: compile time does not depend on n (one compile serves every n), so one small n.
-COLD_N = ["1e5"]
-
+__all__ = [
+    "ACCURACY_N",
+    "BACKENDS",
+    "COLD_N",
+    "DEVICES",
+    "GPU_ONLY_N",
+    "MEMORY_N",
+    "N_GRID",
+    "PARAM_NAMES",
+    "SEED",
+    "SEEDS",
+    "VARIANTS",
+    "grid_params",
+    "size",
+]
 
 # What asv's setup_cache leaves in the working directory it then runs the class's combinations in.
 ASV_CACHE_FILE = "cache.pickle"
 
-
-def size(label: str) -> int:
-    """The number of samples a label such as "1e7" stands for."""
-    mantissa, _, exponent = label.partition("e")
-    return int(mantissa) * 10 ** int(exponent or 0)
-
-
-SEED = 0  # the stream every timing and memory benchmark counts
-SEEDS = tuple(range(16))  # the fixed streams of the accuracy benchmark
 VERIFY_N = 10**6  # setup verifies |z| < MAX_Z at min(n, VERIFY_N) (and so compiles)
 # ... and a shared count exactly: every grid's min(n, VERIFY_N) has its reference count.
 MAX_Z = SUSPECT_Z
@@ -128,10 +126,23 @@ def require(
     facts.require(variant, n)
 
 
+def require_in_library(backend: str, variant: str, device: str) -> None:
+    """Skip a combination of the fixed grid that the installed jitpi (this commit's) does not have."""
+    for what, value, known in (
+        ("backend", backend, jitpi.BACKENDS),
+        ("variant", variant, jitpi.VARIANTS),
+        ("device", device, jitpi.DEVICES),
+    ):
+        if value not in known:
+            skip(f"jitpi at this commit has no {what} {value!r} (it has {', '.join(known)})")
+
+
 def require_affordable(
     backend: str, variant: str, device: str, n: int, *, calls: int = 1, allowance: int = 1
 ) -> None:
-    """The part of ``require`` that imports no framework: the device, and n against the bounds."""
+    """The part of ``require`` that imports no framework: jitpi at this commit has the backend,
+    variant and device; the device is here; n is within the bounds."""
+    require_in_library(backend, variant, device)
     if device == "gpu" and not gpu_present():
         skip("no GPU on this machine")
     if device == "cpu":
@@ -164,9 +175,11 @@ class BackendFacts:
     naive_max_n: int | None
 
     @classmethod
-    def here(cls, backend: str, device: str, variants: tuple[str, ...] = tuple(VARIANTS)) -> BackendFacts:
-        """Asked of the framework, for ``variants`` (every one, unless a combination needs only
-        its own)."""
+    def here(cls, backend: str, device: str, variants: tuple[str, ...] | None = None) -> BackendFacts:
+        """Asked of the framework, for ``variants`` (every one jitpi has at this commit, unless a
+        combination needs only its own)."""
+        if variants is None:
+            variants = tuple(variant for variant in VARIANTS if variant in jitpi.VARIANTS)
         reasons = {}
         for variant in variants:
             ok, reason = jitpi.availability(backend, device, variant)
@@ -264,6 +277,11 @@ def rms_z(backend: str, variant: str, device: str, n: int, seeds=SEEDS) -> float
     )
 
 
+def grid_params(ns: tuple[str, ...]) -> list[list[str]]:
+    """asv's ``params`` for backend x variant x device x ``ns``: the fixed grid, as lists."""
+    return [list(BACKENDS), list(VARIANTS), list(DEVICES), list(ns)]
+
+
 class Grid:
     """Base of every benchmark class: backend x variant x device x n, and the common setup.
 
@@ -272,8 +290,8 @@ class Grid:
     its own, so asv's discovery ignores it.
     """
 
-    param_names: ClassVar[list] = PARAM_NAMES
-    params: ClassVar[list] = [BACKENDS, VARIANTS, DEVICES, N_GRID]
+    param_names: ClassVar[list] = list(PARAM_NAMES)
+    params: ClassVar[list] = grid_params(N_GRID)
 
     def setup(self, backend: str, variant: str, device: str, n: str) -> None:
         name_process(self, backend, variant, device, n)

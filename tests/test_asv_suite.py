@@ -66,17 +66,68 @@ def test_every_class_has_a_docstring_and_a_pinned_version(benchmarks):
         assert bench.version == type(instance).__dict__["version"], f"{name}: asv must see the pinned version"
 
 
-def test_params_match_param_names(benchmarks, common):
-    for name, bench in benchmarks.items():
+def _gridded(benchmarks: dict) -> dict:
+    """The benchmarks over backend x variant x device x n (the machine yardstick has no grid)."""
+    return {name: bench for name, bench in benchmarks.items() if bench.params}
+
+
+def test_params_are_the_fixed_grid(benchmarks, common):
+    """asv keys results by position in one grid: every class uses the suite's own lists."""
+    from benchmarks import grid
+
+    gridded = _gridded(benchmarks)
+    assert {grid.TIME, grid.COLD, grid.MEMORY, grid.ACCURACY} == set(gridded)
+    for name, bench in gridded.items():
         assert len(bench.params) == len(bench.param_names), name
-        assert bench.param_names == ["backend", "variant", "device", "n"], name
+        assert tuple(bench.param_names) == grid.PARAM_NAMES, name
         backends, variants, devices, ns = bench._params  # unrepr'd values
-        assert backends == list(jitpi.BACKENDS), f"{name}: the backend list must be jitpi.BACKENDS"
-        assert variants == list(jitpi.VARIANTS), name
-        assert devices == list(jitpi.DEVICES), name
+        assert tuple(backends) == grid.BACKENDS, f"{name}: the backend list must be benchmarks/grid.py's"
+        assert tuple(variants) == grid.VARIANTS, name
+        assert tuple(devices) == grid.DEVICES, name
         assert ns and all(isinstance(n, str) and re.fullmatch(r"[1-9]e\d+", n) for n in ns), name
         sizes = [common.size(n) for n in ns]
         assert all(1 <= n <= 2**40 for n in sizes) and sizes == sorted(sizes), name
+
+
+def test_the_grid_covers_the_library():
+    """numpy's coverage guard: a backend, variant or device the library has and the suite's fixed
+    grid lacks fails here (append it to benchmarks/grid.py: never insert, never remove)."""
+    from benchmarks import grid
+
+    for what, library, suite in (
+        ("backend", jitpi.BACKENDS, grid.BACKENDS),
+        ("variant", jitpi.VARIANTS, grid.VARIANTS),
+        ("device", jitpi.DEVICES, grid.DEVICES),
+    ):
+        missing = [value for value in library if value not in suite]
+        assert not missing, f"jitpi has the {what}s {missing} that benchmarks/grid.py lacks: append them"
+    assert len(set(grid.BACKENDS)) == len(grid.BACKENDS)
+
+
+def test_the_grid_does_not_read_the_installed_library():
+    """Imported alone, the grid imports nothing: no jitpi, no framework."""
+    script = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "import benchmarks.grid\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["benchmarks", "benchmarks.grid"]
+
+
+def test_a_combination_the_library_lacks_skips_with_the_reason(common, monkeypatch):
+    """A commit whose jitpi lacks a backend or variant of the grid skips it, saying so, before
+    any other check (the registry's bounds would not know it)."""
+    monkeypatch.setattr(common.jitpi, "BACKENDS", tuple(b for b in jitpi.BACKENDS if b != "numba"))
+    with pytest.raises(NotImplementedError, match="jitpi at this commit has no backend 'numba'"):
+        common.require("numba", "native", "cpu", 10**5)
+    monkeypatch.setattr(common.jitpi, "VARIANTS", ("naive", "native"))
+    with pytest.raises(NotImplementedError, match="jitpi at this commit has no variant 'shared'"):
+        common.require("numpy", "shared", "cpu", 10**5)
+    facts = common.BackendFacts.here("numpy", "cpu")
+    assert set(facts.reasons) == {"naive", "native"}
 
 
 def test_every_kind_is_measured(benchmarks):
@@ -116,7 +167,7 @@ def _static_skip(common, backend, variant, device, n, calls=1, allowance=1):
 
 def test_every_backend_and_variant_runs_somewhere_in_every_benchmark(benchmarks, common):
     """numpy's coverage guard: no backend x variant is bounded out of a benchmark on the CPU."""
-    for name, bench in benchmarks.items():
+    for name, bench in _gridded(benchmarks).items():
         backends, variants, _devices, ns = bench._params
         kwargs = {}
         if "Accuracy" in name:
