@@ -6,7 +6,9 @@ asv's own API (``asv.results``), for one machine and the newest commit that meas
 writes ``<out>/index.html``: a leaderboard, throughput against n for every backend, and the time to
 a precision of pi (``jitpi.precision``, drawn by ``jitpi.plotting.plot_precision``). Given a
 ``jitpi run --json`` file it takes the leaderboard and the precision curves from that instead, and
-says under each section which source it used.
+says under each section which source it used. Where the commit's results hold the machine's
+yardstick (``benchmarks/bench_yardstick.py``, a fixed numpy count no jitpi commit changes), each
+throughput is also given in yardsticks, so that a step in the machine is told from one in the code.
 
 Charts are static SVG drawn by matplotlib and inlined in the page, with every number also in a table
 beside its chart. Not a JavaScript chart library: matplotlib already draws the project's other
@@ -48,6 +50,13 @@ MEMORY = "bench_memory.CountHitsMemory.peakmem_count_hits"
 ACCURACY = "bench_accuracy.Accuracy.track_rms_z"
 BENCHMARKS = {TIME: "time", COLD: "cold start", MEMORY: "memory", ACCURACY: "accuracy"}
 PARAM_NAMES = ("backend", "variant", "device", "n")
+# The machine's yardstick (benchmarks/bench_yardstick.py, which holds the facts; a test checks these
+# equal it): a fixed numpy count no jitpi commit changes, so dividing a backend's throughput by its
+# rate takes out much of the machine's drift. Results of another version of it (another workload)
+# are ignored.
+YARDSTICK_BENCHMARK = "bench_yardstick.Yardstick.time_quarter_circle"
+YARDSTICK_SAMPLES = 4 * 10**7
+YARDSTICK_VERSION = "1"
 MACHINE_KEYS = ("machine", "arch", "cpu", "num_cpu", "os", "ram")
 
 CONFIDENCE = 0.95
@@ -85,6 +94,23 @@ class Measure:
         return max(self.q75 - self.q25, 0.0)
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """The yardstick as one environment of the page's commit measured it on the page's machine."""
+
+    seconds: float
+    numpy: str  # the version that environment pinned ("" where unknown)
+
+    @property
+    def rate(self) -> float:
+        """Samples a second."""
+        return YARDSTICK_SAMPLES / self.seconds
+
+    def relative(self, samples_per_s: float | None) -> float | None:
+        """A throughput in yardsticks."""
+        return None if samples_per_s is None else samples_per_s / self.rate
+
+
 @dataclass
 class AsvRun:
     """What one commit measured on one machine: ``data[benchmark][(backend, variant, device)][n]``."""
@@ -100,6 +126,8 @@ class AsvRun:
     data: dict[str, dict[Key, dict[int, Measure]]]
     newer: list[str] = field(default_factory=list)
     other_envs: list[str] = field(default_factory=list)
+    yardstick: Yardstick | None = None
+    """None where the commit's results hold no measured yardstick (results older than it)."""
 
     def measured(self, benchmark: str) -> dict[Key, dict[int, Measure]]:
         """The combinations of ``benchmark`` with a measured value, each with only those n."""
@@ -210,6 +238,24 @@ def read_result(
     return data
 
 
+def read_yardstick(results: Sequence[Any]) -> Yardstick | None:
+    """The yardstick in the first of ``results`` (one commit's environments) that measured it at
+    this version of its workload; None where none did."""
+    for result in results:
+        if YARDSTICK_BENCHMARK not in result.get_all_result_keys():
+            continue
+        if str(result.benchmark_version.get(YARDSTICK_BENCHMARK)) != YARDSTICK_VERSION:
+            continue
+        params = result.get_result_params(YARDSTICK_BENCHMARK)
+        values = result.get_result_value(YARDSTICK_BENCHMARK, params)
+        if params or len(values) != 1:
+            continue
+        value = values[0]
+        if isinstance(value, float) and math.isfinite(value) and value > 0:
+            return Yardstick(value, str(result.params.get("numpy", "")))
+    return None
+
+
 def _merge(
     into: dict[str, dict[Key, dict[int, Measure]]], more: dict[str, dict[Key, dict[int, Measure]]]
 ) -> None:
@@ -312,6 +358,7 @@ def load_asv(results_dir: str | os.PathLike[str], machine: str | None = None) ->
             data=data,
             newer=newer,
             other_envs=sorted(r.env_name for r in others.get(commit, [])),
+            yardstick=read_yardstick(results),
         )
     raise UsageError(
         f"{where}: no commit has a measured result for machine {machine!r} "
@@ -689,6 +736,35 @@ def _rate(samples_per_s: float | None) -> str:
     return f"{millions:,.0f}" if millions >= 100 else f"{millions:.3g}"
 
 
+def _times(ratio: float) -> str:
+    """A ratio to the yardstick: "250×", "3.4×", "0.021×"."""
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.2g}×"
+
+
+def _throughput_cell(samples_per_s: float | None, yardstick: Yardstick | None, word: str = "") -> str:
+    """M samples/s, and beside it that throughput in yardsticks where the results hold one."""
+    cell = _rate(samples_per_s)
+    if samples_per_s is not None and yardstick is not None:
+        ratio = _times(yardstick.relative(samples_per_s))
+        cell += f" <small class=yardstick>· {ratio}{f' {word}' if word else ''}</small>"
+    return cell
+
+
+def yardstick_line(yardstick: Yardstick | None) -> str:
+    """The page's one line on what the yardstick is and its rate here ("" without one)."""
+    if yardstick is None:
+        return ""
+    numpy = f"numpy {yardstick.numpy}" if yardstick.numpy else "numpy"
+    exponent = math.floor(math.log10(YARDSTICK_SAMPLES))
+    samples = f"{YARDSTICK_SAMPLES / 10**exponent:g}e{exponent}"
+    return (
+        f"Yardstick: {numpy}, one thread, {samples} samples of a fixed quarter-circle "
+        f"count (bench_yardstick, code no jitpi commit changes), {_rate(yardstick.rate)} M samples/s on "
+        "this machine at this commit; × yardstick is a throughput divided by that, which takes out much "
+        "of a drift in the CPU's speed between runs (not a GPU's)."
+    )
+
+
 def _duration(seconds: float | None) -> str:
     """Seconds as a person reads them: µs, ms, s, min, h, days or years, three figures."""
     if seconds is None or not math.isfinite(seconds):
@@ -714,7 +790,14 @@ def _backend_cell(backend: str) -> str:
     return f'<span class=swatch style="background:{colour}"></span>{_e(backend)}'
 
 
-def _leaderboard_html(rows: Sequence[Row], rms_note: str, cold_note: str, *, flag_rms: bool = True) -> str:
+def _leaderboard_html(
+    rows: Sequence[Row],
+    rms_note: str,
+    cold_note: str,
+    *,
+    flag_rms: bool = True,
+    yardstick: Yardstick | None = None,
+) -> str:
     body = []
     rank = 0
     for row in rows:
@@ -750,7 +833,7 @@ def _leaderboard_html(rows: Sequence[Row], rms_note: str, cold_note: str, *, fla
         body.append(
             f'<tr class="{status_class}"{series}>'
             f"<td class=num>{place}</td><td>{backend}</td><td>{_e(row.variant)}</td><td>{_e(row.device)}</td>"
-            f"<td class=num>{_rate(row.throughput)}</td>"
+            f"<td class=num>{_throughput_cell(row.throughput, yardstick, 'yardstick')}</td>"
             f"<td class=num>{_n_label(row.throughput_n) if row.throughput_n else '–'}</td>"
             f"<td class=num>{_duration(row.cold_s)}</td><td class=num>{memory}</td><td class=num>{rms}</td>"
             f"<td class=status>{_e(status)}</td></tr>"
@@ -774,17 +857,23 @@ def _throughput_table(run: AsvRun) -> str:
     body = []
     for key in order:
         cells = "".join(
-            f"<td class=num>{_rate(n / series[key][n].value) if n in series[key] else '–'}</td>"
+            f"<td class=num>{_throughput_cell(n / series[key][n].value, run.yardstick)}</td>"
+            if n in series[key]
+            else "<td class=num>–</td>"
             for n in all_n
         )
         body.append(
             f'<tr data-series="throughput-{_e("-".join(key))}"><td>{_backend_cell(key[0])}</td>'
             f"<td>{_e(key[1])}</td><td>{_e(key[2])}</td>{cells}</tr>"
         )
+    relative = (
+        f" · N× = N yardsticks ({_rate(run.yardstick.rate)} M samples/s here)." if run.yardstick else ""
+    )
     return (
         "<table class=data><thead><tr><th>backend</th><th>variant</th><th>device</th>"
         f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        "<p class=note>M samples/s = n / median seconds of a warm call; – not measured at that n.</p>"
+        "<p class=note>M samples/s = n / median seconds of a warm call; – not measured at that n."
+        f"{relative}</p>"
     )
 
 
@@ -987,7 +1076,16 @@ def _leaderboard_section(run: AsvRun, rows: Sequence[Row], sources: _Sources) ->
         f"compile and a first count. {rms}. Skipped here: not run on this machine (no GPU, framework or "
         "variant missing, or n too large for the CPU). Hover a row to pick out its lines in the charts.</p>"
     )
-    table = _leaderboard_html(rows, rms_note, cold_note, flag_rms=not sources.sweep)
+    # The relative figure only where the throughput is asv's: a sweep file ran elsewhere or another day.
+    yardstick = None if sources.sweep else run.yardstick
+    table = _leaderboard_html(rows, rms_note, cold_note, flag_rms=not sources.sweep, yardstick=yardstick)
+    if yardstick is not None:
+        reading += f"<p class=note id=yardstick>{_e(yardstick_line(yardstick))}</p>"
+    elif run.yardstick is None:
+        reading += (
+            "<p class=note>No yardstick in these results (bench_yardstick, a fixed numpy count measured "
+            "beside jitpi's benchmarks since it joined the suite): absolute figures only.</p>"
+        )
     return _section("leaderboard", "Leaderboard", source, table + reading)
 
 

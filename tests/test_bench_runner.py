@@ -410,28 +410,51 @@ def test_forked_processes_are_named_as_the_runner_reads_them():
     assert all(len(names) == 1 for names in tags.values()), tags
 
 
-def test_the_yardstick_is_a_combination_every_cpu_run_measures():
-    """The summary's yardstick names one of the suite's combinations, on the CPU and within the
-    suite's bounds, so that a full or quick run of the whole grid always prints it."""
+def test_the_yardstick_is_the_suites_unparametrised_yardstick_benchmark():
+    """The summary's yardstick is benchmarks/bench_yardstick.py's one benchmark, as asv names it
+    (not parametrised: its bare name), so that any run that does not deselect it prints it."""
     with suite_importable():
-        from benchmarks.bench_time import CountHits
-        from benchmarks.common import require_affordable, size
-    params = [[repr(value) for value in values] for values in CountHits.params]
-    grid = bench.Bench("bench_time.CountHits.time_count_hits", params, [], 1)
-    keys = {grid.key(idx): grid.values(idx) for idx in range(grid.size)}
-    assert bench.YARDSTICK in keys
-    backend, variant, device, n = keys[bench.YARDSTICK]
-    assert device == "cpu"
-    require_affordable(backend, variant, device, size(n))  # raises (skips) if beyond the CPU bounds
+        from benchmarks.bench_yardstick import Yardstick
+    assert not getattr(Yardstick, "params", None)
+    single = bench.Bench(f"bench_yardstick.{Yardstick.__name__}.time_quarter_circle", [], [None], 2)
+    assert hasattr(Yardstick, single.name.rsplit(".", 1)[-1])
+    assert single.key(None) == bench.YARDSTICK
+
+
+YARDSTICK_RUN = """
+· Discovering benchmarks
+· Running 1 total benchmarks (1 commits * 1 environments * 1 benchmarks)
+[ 0.00%] ·· Benchmarking existing-py_work_main_.venv_bin_python
+[50.00%] ··· Running (bench_yardstick.Yardstick.time_quarter_circle--).
+[100.00%] ··· bench_yardstick.Yardstick.time_quarter_circle                                   233±30ms
+"""
+"""`asv run --python=same -b Yardstick` (asv 0.6.6, through tools/bench.py), trailing blanks cut."""
+
+
+def test_the_yardstick_read_from_asvs_output_ends_the_summary(monkeypatch):
+    single = bench.Bench(bench.YARDSTICK, [], [None], 2)
+    rounds = [[bench.Entry(single, None, 2)], [bench.Entry(single, None, 1)]]
+    monkeypatch.setattr(bench, "load_suite", lambda args: ({single.name: single}, rounds, False))
+    run = bench.Run([], {})
+    feed(run, YARDSTICK_RUN.strip("\n"))
+    run.close()
+    assert [(o.key, o.status, o.detail) for o in run.outcomes] == [(bench.YARDSTICK, "measured", "233±30ms")]
+    (line,) = bench.yardstick_lines(run.outcomes)
+    assert "233±30ms a call" in line and bench.YARDSTICK in line and "no jitpi commit changes" in line
 
 
 def test_the_summary_gives_the_yardstick_only_where_the_run_measured_it():
-    measured = bench.Outcome("bench_time.CountHits.time_count_hits", bench.YARDSTICK, "measured", "603±2ms")
+    measured = bench.Outcome(bench.YARDSTICK, bench.YARDSTICK, "measured", "213±2ms")
     line = bench.yardstick_lines([measured])
-    assert len(line) == 1 and "603±2ms a call" in line[0] and bench.YARDSTICK in line[0]
-    skipped = bench.Outcome(measured.bench, bench.YARDSTICK, "skipped", "no such framework")
-    other = bench.Outcome(measured.bench, bench.YARDSTICK.replace("numba", "numpy"), "measured", "5.39±0.1s")
-    assert bench.yardstick_lines([skipped, other]) == []
+    assert len(line) == 1 and "213±2ms a call" in line[0] and bench.YARDSTICK in line[0]
+    failed = bench.Outcome(bench.YARDSTICK, bench.YARDSTICK, "failed", "MemoryError")
+    other = bench.Outcome(
+        "bench_time.CountHits.time_count_hits",
+        "bench_time.CountHits.time_count_hits('numba', 'shared', 'cpu', '1e9')",
+        "measured",
+        "603±2ms",
+    )
+    assert bench.yardstick_lines([failed, other]) == []
     # A run of several commits measures it once each.
-    again = bench.Outcome(measured.bench, bench.YARDSTICK, "measured", "611±3ms")
-    assert "603±2ms, 611±3ms a call" in bench.yardstick_lines([measured, other, again])[0]
+    again = bench.Outcome(bench.YARDSTICK, bench.YARDSTICK, "measured", "221±3ms")
+    assert "213±2ms, 221±3ms a call" in bench.yardstick_lines([measured, other, again])[0]

@@ -86,9 +86,21 @@ MEASURED = {
     (site.ACCURACY, "python", "native", "1e5"): 2.5,
 }
 RAN = set(BACKENDS)  # the backends with a measured bench_time
+# The yardstick's samples (bench_yardstick): a median of 0.5 s, so 8e7 samples/s at 4e7 samples.
+YARDSTICK = [0.49, 0.5, 0.53]
 
 
 def benchmark_entry(name: str) -> dict:
+    if name == site.YARDSTICK_BENCHMARK:
+        return {
+            "name": name,
+            "code": "def time_quarter_circle(self): ...",
+            "type": "time",
+            "unit": "seconds",
+            "version": site.YARDSTICK_VERSION,
+            "param_names": [],
+            "params": [],
+        }
     kind, unit, version, n_grid = GRIDS[name]
     return {
         "name": name,
@@ -127,8 +139,11 @@ def write_results(
     machine: dict = MACHINE,
     requirements: dict = REQUIREMENTS,
     measured: dict = MEASURED,
+    yardstick: list[float] | float | None = None,
+    yardstick_version: str = site.YARDSTICK_VERSION,
 ) -> None:
-    """One commit's results for ``machine``, through asv's own classes."""
+    """One commit's results for ``machine``, through asv's own classes; with ``yardstick`` (its
+    samples, or NAN for a skip) the yardstick's result too, at ``yardstick_version``."""
     info = Machine()
     info.__dict__.update(machine)
     info.save(str(results_dir))
@@ -148,9 +163,17 @@ def write_results(
             profile=None,
         )
         results.add_result(entry, result, record_samples=record_samples)
+    if yardstick is not None:
+        entry = {**benchmark_entry(site.YARDSTICK_BENCHMARK), "version": yardstick_version}
+        value, samples = (_median(yardstick), yardstick) if isinstance(yardstick, list) else (yardstick, None)
+        result = BenchmarkResult(
+            result=[value], samples=[samples], number=[1], errcode=0, stderr="", profile=None
+        )
+        results.add_result(entry, result, record_samples=record_samples)
     results.save(str(results_dir))
+    listed = [*GRIDS, site.YARDSTICK_BENCHMARK]
     write_json(
-        str(results_dir / "benchmarks.json"), {name: benchmark_entry(name) for name in GRIDS}, api_version=2
+        str(results_dir / "benchmarks.json"), {name: benchmark_entry(name) for name in listed}, api_version=2
     )
 
 
@@ -298,6 +321,70 @@ def test_a_sweep_file_gives_the_leaderboard_and_the_curves(tmp_path, results_dir
     )
 
 
+# --- the machine's yardstick -------------------------------------------------------------------
+
+
+def _leaderboard(text: str) -> str:
+    return text[text.index('<section id="leaderboard"') : text.index('<section id="throughput"')]
+
+
+def _row(board: str, backend: str, variant: str) -> str:
+    start = board.index(f'data-series="throughput-{backend}-{variant}-cpu ')
+    return board[start : board.index("</tr>", start)]
+
+
+def test_throughput_is_also_shown_relative_to_the_yardstick_of_the_same_results(tmp_path):
+    results = tmp_path / "results"
+    write_results(results, OLD, OLD_DATE, yardstick=YARDSTICK)
+    run = site.load_asv(results)
+    assert run.yardstick is not None and run.yardstick.seconds == pytest.approx(0.5)
+    assert run.yardstick.rate == pytest.approx(site.YARDSTICK_SAMPLES / 0.5)
+    assert run.yardstick.numpy == REQUIREMENTS["numpy"]
+
+    text = site.write_page(results, tmp_path / "out").read_text()
+    board = _leaderboard(text)
+    # numba native: 1e7 / 5 ms = 2e9 samples/s = 25 yardsticks of 8e7; numpy native 1e8: 1.25.
+    assert "<td class=num>2,000 <small class=yardstick>· 25× yardstick</small></td>" in _row(
+        board, "numba", "native"
+    )
+    assert "· 1.2× yardstick" in _row(board, "numpy", "native")
+    assert "· 0.062× yardstick" in _row(board, "python", "native")  # 1e5 / 20 ms = 5e6
+    line = (
+        f"Yardstick: numpy {REQUIREMENTS['numpy']}, one thread, 4e7 samples of a fixed quarter-circle "
+        "count (bench_yardstick, code no jitpi commit changes), 80 M samples/s on this machine at this commit"
+    )
+    assert board.count(line) == 1
+    table = text[text.index('<section id="throughput"') : text.index('<section id="precision"')]
+    assert "2,000 <small class=yardstick>· 25×</small>" in table  # numba native at 1e7
+    assert "N× = N yardsticks (80 M samples/s here)" in table
+
+
+def test_without_a_yardstick_the_page_shows_absolute_figures_only(tmp_path, results_dir):
+    """Results older than the yardstick, one of another version (another workload), one that
+    skipped: no relative figure, no error."""
+    other = tmp_path / "other-version"
+    write_results(other, OLD, OLD_DATE, yardstick=YARDSTICK, yardstick_version="0")
+    skipped = tmp_path / "skipped"
+    write_results(skipped, OLD, OLD_DATE, yardstick=NAN)
+    for results in (results_dir, other, skipped):
+        assert site.load_asv(results).yardstick is None, results
+        text = site.write_page(results, tmp_path / results.name / "out").read_text()
+        assert "yardstick</small>" not in text and "class=yardstick" not in text
+        assert "<td class=num>2,000</td>" in _row(_leaderboard(text), "numba", "native")
+        assert "No yardstick in these results" in _leaderboard(text)
+
+
+def test_a_sweep_leaderboard_is_not_divided_by_asvs_yardstick(tmp_path):
+    """A jitpi run --json file ran at another time, perhaps elsewhere: only asv's own throughput
+    table gets the relative figure."""
+    results = tmp_path / "results"
+    write_results(results, OLD, OLD_DATE, yardstick=YARDSTICK)
+    text = site.write_page(results, tmp_path / "out", sweep_json=ROOT / "docs" / "cpu-sweep.json").read_text()
+    board = _leaderboard(text)
+    assert "yardstick" not in board.lower()
+    assert "class=yardstick" in text[text.index('<section id="throughput"') :]
+
+
 # --- errors name the argument and what is allowed ----------------------------------------------
 
 
@@ -390,7 +477,7 @@ def published(tmp_path_factory) -> Path:
         git(repo, "commit", "-q", "--allow-empty", "-m", message)
         commits.append((git(repo, "rev-parse", "HEAD"), int(git(repo, "log", "-1", "--format=%ct")) * 1000))
     results = repo / ".asv" / "results"
-    write_results(results, *commits[0])
+    write_results(results, *commits[0], yardstick=YARDSTICK)
     write_results(results, *commits[1], names=(site.TIME,), nothing=True)
     conf = {
         "version": 1,

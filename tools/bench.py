@@ -15,8 +15,9 @@ log (default ``.asv/bench.log``); the terminal gets:
 - each failed combination as soon as asv reports its benchmark, with the log line to read;
 - at the end: measured, failed and skipped, the skips grouped by reason (every skipped
   combination with its own reason goes to ``.asv/skipped.txt``), and the yardstick's time where
-  the run measured it: one combination (numba's shared variant at 1e9) that says how fast the
-  machine counted, without which a run time cannot be compared with another day's.
+  the run measured it: ``benchmarks/bench_yardstick.py``, a fixed numpy count that no jitpi commit
+  changes, which says how fast the machine counted, without which a run time cannot be compared
+  with another day's.
 
 A terminal gets a live progress bar (rich); anything else (CI, a pipe) gets plain lines, with a
 progress line at most once a minute. The exit status is asv's (2 when a benchmark failed).
@@ -81,9 +82,10 @@ PHASE_HINTS = {
     "Creating environments": " (a new one installs every framework in asv.conf.json's matrix: minutes)",
 }
 NO_REASON = "no reason given (n/a without a message: a skip decorator, or a NaN result)"
-# The combination whose time says how fast this machine counts today: a run time compares with
+# The benchmark whose time says how fast this machine counts today: a run time compares with
 # another machine's, or another day's on a shared host, only beside it (benchmarks/README.md).
-YARDSTICK = "bench_time.CountHits.time_count_hits('numba', 'shared', 'cpu', '1e9')"
+# Not parametrised, so asv's key is its bare name; not jitpi's code, so no commit moves it.
+YARDSTICK = "bench_yardstick.Yardstick.time_quarter_circle"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1181,8 +1183,9 @@ def yardstick_lines(outcomes: list[Outcome]) -> list[str]:
     if not times:
         return []
     return [
-        f"Yardstick: {YARDSTICK} took {', '.join(times)} a call in this run; compare run times "
-        "between machines or days only beside it."
+        f"Yardstick ({YARDSTICK}: a fixed numpy count, one thread, that no jitpi commit changes) "
+        f"took {', '.join(times)} a call in this run; compare run times between machines or days "
+        "only beside it."
     ]
 
 
