@@ -1,0 +1,456 @@
+"""The regression gate: is HEAD slower, bigger or broken against BASE? The same command for CI,
+the tests and a person.
+
+    python tools/gate.py BASE HEAD [--bench REGEX]... [--factor F] [--rounds R] [--machine NAME]
+    make gate BASE=main HEAD=HEAD
+
+It runs the suite on both commits in asv's environment in interleaved rounds, in the order
+BASE HEAD HEAD BASE BASE HEAD ..., one ``asv run`` a commit a round, and reads every sample of
+every combination from asv's results. A combination's value for a commit is its smallest sample
+over all rounds: machine load only ever adds time, a burst of load reaches a few consecutive
+rounds and never all of a commit's, so the smallest sample is the least disturbed one, and one
+burst cannot decide the verdict either way (benchmarks/README.md has the design and what it
+catches, measured by tools/gate_trial.py). A combination regressed when HEAD's value is more
+than FACTOR times BASE's.
+
+Exit 0: no regression. 1: a regression (each named, with its ratio). 2: a benchmark that HEAD
+broke (with its traceback) or a commit that could not be measured. A combination broken in both
+commits is reported and does not fail. In every case the Markdown table goes to .asv/gate.md,
+with the machine yardstick of both commits (bench_yardstick: a fixed workload that no commit
+changes, so a step in it is the machine, not the code). asv's machine file is made when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.grid import COLD, MEMORY, N_GRID, NATIVE, SHARED, TIME  # noqa: E402
+
+YARDSTICK = "bench_yardstick.Yardstick.time_quarter_circle"
+
+# What the PR gate gates by default (asv -b syntax, any match selects): the steady state of the
+# native and shared variants at every n, their cold start, and the peak memory of every variant at
+# 1e8 (where the naive variant's O(n) shows). The naive variant's time and the accuracy are watched
+# on the site instead: the naive variant is the article's baseline, not a kernel anyone tunes, and
+# its calls cost the most; an RMS z over 16 seeds moves by up to ~50% whenever a stream
+# legitimately changes. Why this subset and what it costs: benchmarks/README.md.
+GATED = (
+    rf"^{re.escape(TIME)}\('\w+', '({NATIVE}|{SHARED})', 'cpu', '({'|'.join(N_GRID)})'\)$",
+    rf"^{re.escape(COLD)}\('\w+', '({NATIVE}|{SHARED})', 'cpu',",
+    rf"^{re.escape(MEMORY)}\('\w+', '\w+', 'cpu', '1e8'\)$",
+)
+FACTOR = 1.3
+ROUNDS = 3
+REPORT = Path(".asv/gate.md")
+LOGS = Path(".asv/gate")
+
+
+@dataclass
+class Combination:
+    """One combination's round values per commit: a number, nan (skipped) or None (failed)."""
+
+    key: str
+    unit: str
+    rounds: dict[str, list[float | None]] = field(default_factory=lambda: {"base": [], "head": []})
+
+    def state(self, side: str) -> str:
+        values = self.rounds[side]
+        if any(value is None for value in values):
+            return "failed"
+        if not values or all(math.isnan(value) for value in values):
+            return "skipped"
+        return "measured"
+
+    def best(self, side: str) -> float:
+        return min(value for value in self.rounds[side] if value is not None and not math.isnan(value))
+
+    def value(self, side: str) -> float | None:
+        """The commit's value as the table shows it: its smallest sample, nan if skipped, None if failed."""
+        state = self.state(side)
+        return self.best(side) if state == "measured" else None if state == "failed" else math.nan
+
+    @property
+    def ratio(self) -> float | None:
+        if self.state("base") == self.state("head") == "measured":
+            return self.best("head") / self.best("base")
+        return None
+
+
+@dataclass
+class Verdict:
+    regressed: list[Combination]
+    broken: list[Combination]
+    broken_in_both: list[Combination]
+    no_longer_measured: list[Combination]
+    improved: list[Combination]
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.broken else 1 if self.regressed else 0
+
+
+def judge(combinations: list[Combination], factor: float) -> Verdict:
+    """Sort the gated combinations by what happened to them between the two commits."""
+    verdict = Verdict([], [], [], [], [])
+    for combination in combinations:
+        base, head = combination.state("base"), combination.state("head")
+        if head == "failed":
+            (verdict.broken_in_both if base == "failed" else verdict.broken).append(combination)
+        elif base == "measured" and head == "skipped":
+            verdict.no_longer_measured.append(combination)
+        elif combination.ratio is not None and combination.ratio > factor:
+            verdict.regressed.append(combination)
+        elif combination.ratio is not None and combination.ratio < 1 / factor:
+            verdict.improved.append(combination)
+    return verdict
+
+
+# --- asv ---------------------------------------------------------------------------------------
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def asv(*args: str, log: Path | None = None) -> subprocess.CompletedProcess:
+    """asv as the user runs it, in this interpreter; its output appended to ``log``."""
+    done = subprocess.run([sys.executable, "-m", "asv", *args], capture_output=True, text=True)
+    if log is not None:
+        with log.open("a") as out:
+            out.write(f"$ asv {' '.join(args)}\n{done.stdout}{done.stderr}\n[exit {done.returncode}]\n")
+    return done
+
+
+def ensure_machine(machine: str | None) -> str:
+    """The machine's name, after making asv's machine file (~/.asv-machine.json) if it lacks it."""
+    from asv.machine import Machine, MachineCollection
+
+    name = machine or Machine.get_unique_machine_name()
+    path = Path(MachineCollection.get_machine_file_path())
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if name not in known:
+        done = asv("machine", "--yes", *(["--machine", name] if machine else []))
+        if done.returncode != 0:
+            raise SystemExit(f"gate: asv machine failed:\n{done.stdout}{done.stderr}")
+        print(f"gate: described this machine to asv as {name!r} ({path})")
+    return name
+
+
+def results_file(conf, machine: str, commit: str) -> Path | None:
+    found = sorted(Path(conf.results_dir, machine).glob(f"{commit[: conf.hash_length]}-*.json"))
+    return found[-1] if found else None
+
+
+def read_round(conf, machine: str, commit: str, benchmarks, since_ms: float) -> dict[str, float | None]:
+    """This commit's value of every combination asv ran for it since ``since_ms`` (a JavaScript
+    timestamp, as asv keeps them): a benchmark asv did not reach in this run is left out, and so
+    reads as failed, never as an earlier round's value."""
+    from asv.results import Results
+
+    path = results_file(conf, machine, commit)
+    if path is None:
+        return {}
+    results = Results.load(str(path), machine)
+    values: dict[str, float | None] = {}
+    for name in results.get_result_keys(benchmarks):
+        if results.started_at.get(name, 0) < since_ms:
+            continue
+        params = results.get_result_params(name)
+        stored = results.get_result_value(name, params)
+        samples = results.get_result_samples(name, params)
+        for key, value, taken in zip(_keys(name, params), stored, samples, strict=True):
+            values[key] = None if value is None else float(min(taken) if taken else value)
+    return values
+
+
+def _keys(name: str, params: list[list[str]]) -> list[str]:
+    import itertools
+
+    if not params:
+        return [name]
+    return [f"{name}({', '.join(combo)})" for combo in itertools.product(*params)]
+
+
+def selection(conf, regexes: list[str]):
+    """asv's own selection of ``regexes`` (its Benchmarks, from the discovery it saved), and each
+    selected combination's key with its benchmark's unit."""
+    from asv.benchmarks import Benchmarks
+
+    benchmarks = Benchmarks.load(conf, regex=regexes)
+    selected = {}
+    for name, bench in benchmarks.items():
+        keys = _keys(name, bench["params"])
+        chosen = benchmarks.benchmark_selection[name]
+        for key in keys if chosen is None else [keys[index] for index in chosen]:
+            selected[key] = bench.get("unit") or "seconds"
+    return benchmarks, selected
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def human(value: float | None, unit: str) -> str:
+    if value is None:
+        return "failed"
+    if math.isnan(value):
+        return "skipped"
+    if unit == "bytes":
+        return f"{value / 2**20:.0f} MiB"
+    if unit == "seconds":
+        for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "µs")):
+            if value >= scale:
+                return f"{value / scale:.3g} {suffix}"
+        return f"{value * 1e9:.3g} ns"
+    return f"{value:.3g} {unit}"
+
+
+def rounds_cell(combination: Combination, side: str) -> str:
+    return ", ".join(human(value, combination.unit) for value in combination.rounds[side])
+
+
+def markdown(
+    base: str,
+    head: str,
+    factor: float,
+    rounds: int,
+    verdict: Verdict,
+    combinations: list[Combination],
+    yardstick: Combination | None,
+    machine: str,
+    tracebacks: dict[str, str],
+) -> str:
+    headline = {
+        0: "no regression",
+        1: f"{len(verdict.regressed)} regression(s)",
+        2: f"{len(verdict.broken)} benchmark(s) broken by HEAD",
+    }[verdict.exit_code]
+    lines = [
+        "<!-- jitpi-gate -->",
+        f"## jitpi gate: {headline}",
+        "",
+        f"BASE `{base[:8]}` against HEAD `{head[:8]}` on machine `{machine}`: {rounds} interleaved rounds a "
+        f"commit; a combination's value is its smallest sample over the rounds; a regression "
+        f"is HEAD's more than {factor}x BASE's. Ratio = HEAD / BASE: above 1 is slower or bigger.",
+        "",
+    ]
+    if yardstick is not None and yardstick.ratio is not None:
+        lines += [
+            f"Machine yardstick ({YARDSTICK}, no jitpi code): "
+            f"BASE {human(yardstick.best('base'), 'seconds')} "
+            f"[{rounds_cell(yardstick, 'base')}], HEAD {human(yardstick.best('head'), 'seconds')} "
+            f"[{rounds_cell(yardstick, 'head')}], ratio {yardstick.ratio:.2f}.",
+            "",
+        ]
+    marks = {
+        id(c): mark
+        for mark, group in (
+            ("+", verdict.regressed),
+            ("!", verdict.broken),
+            ("x", verdict.broken_in_both),
+            ("?", verdict.no_longer_measured),
+            ("-", verdict.improved),
+        )
+        for c in group
+    }
+    order = {"+": 0, "!": 1, "x": 2, "?": 3, "-": 4, "": 5}
+    rows = sorted(combinations, key=lambda c: (order[marks.get(id(c), "")], -(c.ratio or 0), c.key))
+    lines += [
+        "`+` regressed, `!` broken by HEAD, `x` broken in both, `?` measured in BASE only, `-` improved.",
+        "",
+        "| | combination | BASE | HEAD | ratio | BASE, each round | HEAD, each round |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in rows:
+        ratio = f"{c.ratio:.2f}" if c.ratio is not None else ""
+        lines.append(
+            f"| {marks.get(id(c), '')} | `{c.key}` | {human(c.value('base'), c.unit)} "
+            f"| {human(c.value('head'), c.unit)} | {ratio} "
+            f"| {rounds_cell(c, 'base')} | {rounds_cell(c, 'head')} |"
+        )
+    for key, text in tracebacks.items():
+        lines += [
+            "",
+            f"<details><summary>{key} at HEAD</summary>",
+            "",
+            "```",
+            text.strip(),
+            "```",
+            "</details>",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def traceback_of(key: str, head: str, machine: str, log: Path) -> str:
+    """What the combination prints when it fails: run once more at HEAD, alone, with its stderr."""
+    done = asv(
+        "run",
+        "--quick",
+        "--show-stderr",
+        "--machine",
+        machine,
+        "-b",
+        f"^{re.escape(key)}$",
+        f"{head}^!",
+        log=log,
+    )
+    text = done.stdout + done.stderr
+    start = text.find("Traceback")
+    return text[start:] if start >= 0 else text[-4000:]
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def run(base: str, head: str, regexes: list[str], factor: float, rounds: int, machine: str | None) -> int:
+    from asv.config import Config
+
+    base, head = (git("rev-parse", "--verify", f"{name}^{{commit}}") for name in (base, head))
+    conf = Config.load("asv.conf.json")
+    machine = ensure_machine(machine)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    for old in LOGS.glob("*.log"):
+        old.unlink()
+    wanted = [*regexes, f"^{re.escape(YARDSTICK)}$"]
+    bench_args = [arg for regex in wanted for arg in ("-b", regex)]
+    order = [("base", base), ("head", head)]
+    combinations: dict[str, Combination] = {}
+    benchmarks = None
+    for index in range(rounds):
+        for side, commit in order if index % 2 == 0 else order[::-1]:
+            log = LOGS / f"round-{index + 1}-{side}.log"
+            print(
+                f"gate: round {index + 1} of {rounds}, {side} {commit[:8]} (asv's output: {log})", flush=True
+            )
+            started_ms = time.time() * 1000
+            done = asv(
+                "run",
+                "--record-samples",
+                "-a",
+                "rounds=1",
+                "--show-stderr",
+                "--machine",
+                machine,
+                *bench_args,
+                f"{commit}^!",
+                log=log,
+            )
+            if benchmarks is None:
+                benchmarks, selected = selection(conf, wanted)
+                combinations = {key: Combination(key, unit) for key, unit in selected.items()}
+            values = read_round(conf, machine, commit, benchmarks, started_ms - 1000)
+            if not values:
+                output = (done.stdout + done.stderr)[-3000:]
+                print(
+                    f"gate: asv measured nothing at {side} {commit[:8]} (exit {done.returncode}):\n{output}",
+                    file=sys.stderr,
+                )
+                REPORT.parent.mkdir(parents=True, exist_ok=True)
+                REPORT.write_text(
+                    f"<!-- jitpi-gate -->\n## jitpi gate: {side} {commit[:8]} could not be "
+                    f"measured\n\n```\n{output}\n```\n"
+                )
+                return 2
+            for key, combination in combinations.items():
+                combination.rounds[side].append(values.get(key))
+    yardstick = combinations.pop(YARDSTICK, None)
+    gated = list(combinations.values())
+    verdict = judge(gated, factor)
+    tracebacks = {c.key: traceback_of(c.key, head, machine, LOGS / "tracebacks.log") for c in verdict.broken}
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(markdown(base, head, factor, rounds, verdict, gated, yardstick, machine, tracebacks))
+    summary(verdict, factor, gated, yardstick, tracebacks)
+    return verdict.exit_code
+
+
+def summary(
+    verdict: Verdict,
+    factor: float,
+    gated: list[Combination],
+    yardstick: Combination | None,
+    tracebacks: dict[str, str],
+) -> None:
+    measured = [c for c in gated if c.ratio is not None]
+    print(
+        f"\ngate: {len(measured)} combinations compared, {len(gated) - len(measured)} not (skipped or failed)"
+    )
+    if measured:
+        print(
+            f"gate: ratio HEAD/BASE median {statistics.median(c.ratio for c in measured):.2f}, "
+            f"largest {max(c.ratio for c in measured):.2f}"
+        )
+    if yardstick is not None and yardstick.ratio is not None:
+        print(
+            f"gate: machine yardstick BASE {human(yardstick.best('base'), 'seconds')}, "
+            f"HEAD {human(yardstick.best('head'), 'seconds')} (ratio {yardstick.ratio:.2f})"
+        )
+    for c in verdict.broken_in_both:
+        print(f"gate: broken in both commits (not HEAD's doing): {c.key}")
+    for c in verdict.no_longer_measured:
+        print(f"gate: measured at BASE, skipped at HEAD: {c.key}")
+    for c in verdict.regressed:
+        print(
+            f"gate: REGRESSION {c.key}: {c.ratio:.2f}x ({human(c.best('base'), c.unit)} -> "
+            f"{human(c.best('head'), c.unit)}), more than {factor}x"
+        )
+    for key, text in tracebacks.items():
+        print(f"gate: BROKEN BY HEAD {key}:\n{text.rstrip()}\n")
+    print(
+        f"gate: {['no regression', 'regression', 'broken by HEAD'][verdict.exit_code]} "
+        f"(exit {verdict.exit_code}); the table: {REPORT}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("base", help="the commit to compare against (e.g. main, or a merge commit's HEAD^1)")
+    parser.add_argument("head", help="the commit under test")
+    parser.add_argument(
+        "--bench",
+        "-b",
+        action="append",
+        metavar="REGEX",
+        help="asv's -b: gate only the combinations whose name(params) this regex searches "
+        "(repeatable; default: the gated subset, GATED)",
+    )
+    parser.add_argument(
+        "--factor",
+        type=float,
+        default=FACTOR,
+        help=f"a ratio HEAD/BASE above this is a regression (default {FACTOR})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"interleaved rounds a commit (default {ROUNDS}; at least 2)",
+    )
+    parser.add_argument("--machine", help="asv's machine name (default: asv's, this host's)")
+    args = parser.parse_args(argv)
+    if not args.factor > 1:
+        parser.error(f"--factor must be above 1, got {args.factor}")
+    if args.rounds < 2:
+        parser.error(f"--rounds must be at least 2 (a burst of load can cover one round), got {args.rounds}")
+    for regex in args.bench or ():
+        try:
+            re.compile(regex)
+        except re.error as error:
+            parser.error(f"--bench {regex!r} is not a regular expression: {error}")
+    os.chdir(ROOT)
+    return run(args.base, args.head, list(args.bench or GATED), args.factor, args.rounds, args.machine)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
