@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 import traceback
@@ -81,11 +80,15 @@ def worker_value(backend: str, variant: str, device: str, n: str) -> float | Non
     if path is None:  # not in asv's class directory: this process computes its own
         return None
     if not path.exists():
-        search_path = [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, search_path))}
-        command = [sys.executable, "-m", __spec__.name, backend, device]
+        # The suite's folder goes AFTER site-packages: the repository root holds the checkout's own
+        # jitpi/, and the worker must count with the commit's installed jitpi, as setup does.
+        suite_root = str(Path(__file__).resolve().parent.parent)
+        start = (
+            f"import sys; sys.path.append({suite_root!r}); "
+            f"from {__spec__.name} import measure_backend; measure_backend({backend!r}, {device!r})"
+        )
         try:
-            subprocess.run(command, env=env, timeout=WORKER_TIMEOUT_S, check=False)
+            subprocess.run([sys.executable, "-c", start], timeout=WORKER_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired:
             print(f"the {backend} accuracy worker ran past {WORKER_TIMEOUT_S} s: stopped", file=sys.stderr)
     for record in _records(path):

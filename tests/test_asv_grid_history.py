@@ -26,12 +26,8 @@ then read asv's stored results and its per-combination output (``--show-stderr``
 - elsewhere the value is NaN (skipped), with the right reason: "jitpi at this commit has no
   backend 'python'" at D, "not installed" for the frameworks; nothing failed (no null).
 
-One more reads the same output for tracebacks. It is marked xfail (strict) while the accuracy
-benchmark's worker (benchmarks/bench_accuracy.py) runs with the repository root first on PYTHONPATH:
-it imports the checkout's jitpi rather than the commit's installed one, so at A to C the python
-worker dies on D's registry ("unknown backend 'python'") and each combination computes its own
-value instead (the values above stay right only because python's and numpy's modules are the same
-at every commit of this history).
+One more reads the same output for tracebacks: nothing failed, not even the accuracy worker
+(which must import the commit's installed jitpi, not the checkout's).
 
 One fast test, without asv, shows the property the history depends on: the suite's parameters do
 not move when the installed jitpi inserts a backend.
@@ -344,11 +340,6 @@ def test_the_removed_backend_skips_for_that_reason_only_where_removed(history):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="benchmarks/bench_accuracy.py starts its worker with the repository root first on PYTHONPATH, "
-    "so the worker imports the checkout's jitpi (here D's), not the commit's installed one",
-)
 def test_no_combination_printed_a_traceback(history):
     """Nothing failed, not even in the accuracy worker that setup starts (setup recovers from a worker
     that died by computing its own value, so the result alone does not show it)."""
