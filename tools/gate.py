@@ -55,6 +55,7 @@ GATED = (
 FACTOR = 1.3
 ROUNDS = 3
 REPORT = Path(".asv/gate.md")
+RECORD = Path(".asv/gate.json")  # the same verdict as data, for scripts (tools/gate_trial.py)
 LOGS = Path(".asv/gate")
 
 
@@ -293,6 +294,42 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def record(
+    base: str,
+    head: str,
+    factor: float,
+    verdict: Verdict,
+    gated: list[Combination],
+    yardstick: Combination | None,
+) -> dict:
+    """The verdict as data: every combination's rounds, values, ratio and what happened to it."""
+    what = {id(c): name for name, group in vars(verdict).items() for c in group}
+
+    def entry(c: Combination) -> dict:
+        def number(value: float | None) -> float | str | None:
+            return "skipped" if value is not None and math.isnan(value) else value
+
+        return {
+            "key": c.key,
+            "unit": c.unit,
+            "base": number(c.value("base")),
+            "head": number(c.value("head")),
+            "ratio": c.ratio,
+            "verdict": what.get(id(c), "unchanged" if c.ratio is not None else c.state("head")),
+            "base_rounds": [number(v) for v in c.rounds["base"]],
+            "head_rounds": [number(v) for v in c.rounds["head"]],
+        }
+
+    return {
+        "base": base,
+        "head": head,
+        "factor": factor,
+        "exit": verdict.exit_code,
+        "yardstick": entry(yardstick) if yardstick is not None else None,
+        "combinations": [entry(c) for c in gated],
+    }
+
+
 def traceback_of(key: str, head: str, machine: str, log: Path) -> str:
     """What the combination prints when it fails: run once more at HEAD, alone, with its stderr."""
     done = asv(
@@ -371,6 +408,7 @@ def run(base: str, head: str, regexes: list[str], factor: float, rounds: int, ma
     tracebacks = {c.key: traceback_of(c.key, head, machine, LOGS / "tracebacks.log") for c in verdict.broken}
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(markdown(base, head, factor, rounds, verdict, gated, yardstick, machine, tracebacks))
+    RECORD.write_text(json.dumps(record(base, head, factor, verdict, gated, yardstick), indent=1))
     summary(verdict, factor, gated, yardstick, tracebacks)
     return verdict.exit_code
 
