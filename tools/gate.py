@@ -97,6 +97,7 @@ class Verdict:
     broken_in_both: list[Combination]
     no_longer_measured: list[Combination]
     improved: list[Combination]
+    new: list[Combination]
 
     @property
     def exit_code(self) -> int:
@@ -105,13 +106,15 @@ class Verdict:
 
 def judge(combinations: list[Combination], factor: float) -> Verdict:
     """Sort the gated combinations by what happened to them between the two commits."""
-    verdict = Verdict([], [], [], [], [])
+    verdict = Verdict([], [], [], [], [], [])
     for combination in combinations:
         base, head = combination.state("base"), combination.state("head")
         if head == "failed":
             (verdict.broken_in_both if base == "failed" else verdict.broken).append(combination)
         elif base == "measured" and head == "skipped":
             verdict.no_longer_measured.append(combination)
+        elif base != "measured" and head == "measured":  # a backend or variant HEAD adds, or mends
+            verdict.new.append(combination)
         elif combination.ratio is not None and combination.ratio > factor:
             verdict.regressed.append(combination)
         elif combination.ratio is not None and combination.ratio < 1 / factor:
@@ -263,13 +266,15 @@ def markdown(
             ("x", verdict.broken_in_both),
             ("?", verdict.no_longer_measured),
             ("-", verdict.improved),
+            ("*", verdict.new),
         )
         for c in group
     }
-    order = {"+": 0, "!": 1, "x": 2, "?": 3, "-": 4, "": 5}
+    order = {"+": 0, "!": 1, "x": 2, "?": 3, "-": 4, "*": 5, "": 6}
     rows = sorted(combinations, key=lambda c: (order[marks.get(id(c), "")], -(c.ratio or 0), c.key))
     lines += [
-        "`+` regressed, `!` broken by HEAD, `x` broken in both, `?` measured in BASE only, `-` improved.",
+        "`+` regressed, `!` broken by HEAD, `x` broken in both, `?` measured at BASE only, `-` improved, "
+        "`*` measured at HEAD only (new, or mended).",
         "",
         "| | combination | BASE | HEAD | ratio | BASE, each round | HEAD, each round |",
         "| --- | --- | --- | --- | --- | --- | --- |",

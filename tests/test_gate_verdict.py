@@ -1,0 +1,124 @@
+"""The gate's verdict (tools/gate.py), from round values, without asv: what each outcome means for
+the exit status, and the statistic that keeps a burst of load from deciding it."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+from asv_helpers import ROOT
+
+NAN = math.nan
+
+
+@pytest.fixture(scope="module")
+def gate():
+    spec = importlib.util.spec_from_file_location("jitpi_gate", ROOT / "tools" / "gate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def combination(gate, key, base, head, unit="seconds"):
+    c = gate.Combination(key, unit)
+    c.rounds = {"base": list(base), "head": list(head)}
+    return c
+
+
+def test_each_outcome_and_its_exit_status(gate):
+    groups = {
+        "regressed": combination(gate, "slower", [1.0, 1.1, 1.0], [2.0, 2.1, 2.0]),
+        "improved": combination(gate, "faster", [2.0, 2.0, 2.2], [1.0, 1.0, 1.1]),
+        "broken": combination(gate, "broken", [1.0, 1.0, 1.0], [None, None, None]),
+        "broken_in_both": combination(gate, "both", [None, None, None], [None, None, None]),
+        "no_longer_measured": combination(gate, "gone", [1.0, 1.0, 1.0], [NAN, NAN, NAN]),
+        "new": combination(gate, "added", [NAN, NAN, NAN], [1.0, 1.0, 1.0]),
+    }
+    same = combination(gate, "same", [1.0, 1.02, 0.99], [1.01, 0.98, 1.0])
+    verdict = gate.judge([*groups.values(), same], factor=1.3)
+    for name, member in groups.items():
+        assert getattr(verdict, name) == [member], name
+    assert verdict.exit_code == 2  # a benchmark HEAD broke outranks a regression
+    verdict.broken.clear()
+    assert verdict.exit_code == 1
+    verdict.regressed.clear()
+    assert verdict.exit_code == 0  # broken in both, gone, new and improved do not fail
+
+
+def test_a_round_failed_at_head_is_a_failure_not_a_number(gate):
+    """One failed round (asv did not reach it, or it crashed) fails the combination: a flaky
+    crash is a bug, and a stale value must never stand in for it."""
+    flaky = combination(gate, "flaky", [1.0, 1.0, 1.0], [1.0, None, 1.0])
+    assert gate.judge([flaky], factor=1.3).broken == [flaky]
+
+
+def test_a_burst_in_some_rounds_decides_nothing(gate):
+    """Load adds time. A burst that slows up to all but one of a commit's rounds (24x: numba's
+    parallel region waiting for a descheduled thread) leaves the smallest sample, so unchanged
+    code passes and a real 2x slowdown is still caught when the burst hits BASE instead."""
+    unchanged = combination(gate, "same", [72e-6, 73e-6, 71e-6], [1.74e-3, 1.7e-3, 72e-6])
+    assert gate.judge([unchanged], factor=1.3).exit_code == 0
+    slowed = combination(gate, "slowed", [1.74e-3, 72e-6, 1.7e-3], [150e-6, 151e-6, 149e-6])
+    verdict = gate.judge([slowed], factor=1.3)
+    assert verdict.regressed == [slowed] and slowed.ratio == pytest.approx(149 / 72)
+
+
+def test_the_table_and_the_record_say_the_same(gate):
+    slowed = combination(gate, "bench_time.X('a')", [1e-3, 1.1e-3, 1e-3], [2e-3, 2e-3, 2.2e-3])
+    memory = combination(gate, "bench_memory.Y('a')", [300 * 2**20] * 3, [301 * 2**20] * 3, "bytes")
+    yardstick = combination(gate, gate.YARDSTICK, [0.2, 0.21, 0.2], [0.21, 0.2, 0.2])
+    verdict = gate.judge([slowed, memory], factor=1.3)
+    text = gate.markdown("a" * 40, "b" * 40, 1.3, 3, verdict, [slowed, memory], yardstick, "vm", {})
+    assert text.startswith("<!-- jitpi-gate -->\n## jitpi gate: 1 regression(s)")
+    assert re.search(r"\| \+ \| `bench_time\.X\('a'\)` \| 1 ms \| 2 ms \| 2\.00 \|", text), text
+    assert "| 300 MiB | 301 MiB | 1.00 |" in text
+    assert "Machine yardstick" in text and "ratio 1.00" in text
+    record = gate.record("a" * 40, "b" * 40, 1.3, verdict, [slowed, memory], yardstick)
+    assert record["exit"] == 1 and record["yardstick"]["ratio"] == pytest.approx(1.0)
+    by_key = {entry["key"]: entry for entry in record["combinations"]}
+    assert by_key["bench_time.X('a')"]["verdict"] == "regressed"
+    assert by_key["bench_memory.Y('a')"]["verdict"] == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--factor", "1.0"], "--factor must be above 1"),
+        (["--rounds", "1"], "--rounds must be at least 2"),
+        (["--bench", "("], "is not a regular expression"),
+    ],
+)
+def test_bad_arguments_are_refused_with_what_is_allowed(arguments, message):
+    done = subprocess.run(
+        [sys.executable, "tools/gate.py", "main", "HEAD", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_the_default_selection_is_the_stated_subset(gate):
+    """The gated subset, as asv's -b sees it: the native and shared variants' steady state at every
+    n and their cold start, and every variant's peak memory at 1e8; no accuracy, no GPU."""
+    from benchmarks import grid
+
+    def gated(key):
+        return any(re.search(regex, key) for regex in gate.GATED)
+
+    for backend in grid.BACKENDS:
+        for variant in grid.VARIANTS:
+            for n in grid.N_GRID:
+                key = grid.key(grid.TIME, backend, variant, "cpu", n)
+                assert gated(key) == (variant != grid.NAIVE), key
+                assert not gated(grid.key(grid.TIME, backend, variant, "gpu", n))
+            assert gated(grid.key(grid.COLD, backend, variant, "cpu", "1e5")) == (variant != grid.NAIVE)
+            assert gated(grid.key(grid.MEMORY, backend, variant, "cpu", "1e8"))
+            assert not gated(grid.key(grid.MEMORY, backend, variant, "cpu", "1e5"))
+            assert not gated(grid.key(grid.ACCURACY, backend, variant, "cpu", "1e6"))
+    assert not gated(gate.YARDSTICK)
