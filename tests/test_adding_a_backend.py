@@ -1,6 +1,7 @@
-"""The README's "Adding a backend", followed literally: its toy module and its registry line, added
-to a copy of this tree, light up in ``jitpi list``, ``jitpi run``, the contract tests and the asv
-suite, with no other edit."""
+"""The README's "Adding a backend", followed literally: its toy module, its registry line and its
+name appended to the suite's grid, added to a copy of this tree, light up in ``jitpi list``,
+``jitpi run``, the contract tests and the asv suite, with no other edit; without the grid step the
+suite's coverage guard fails."""
 
 from __future__ import annotations
 
@@ -19,32 +20,44 @@ ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("jitpi", "tests", "benchmarks", "pyproject.toml", "asv.conf.json", "README.md")
 
 
-def readme_steps() -> tuple[str, str]:
-    """The module (the first Python block of the section) and the registry line (the second)."""
+def readme_steps() -> tuple[str, str, str]:
+    """The module, the registry line and the grid line: the section's three Python blocks."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Adding a backend", 1)[1].split("\n## ", 1)[0]
-    module, line = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:2]
-    return module, line
+    module, line, grid_line = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:3]
+    return module, line, grid_line
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Path:
-    """A copy of the project with the toy backend added exactly as the README says."""
-    copy = tmp_path_factory.mktemp("with-toy")
+def copy_with_toy(copy: Path, *, in_grid: bool) -> Path:
+    """A copy of the project with the toy backend added as the README says (the grid step or not)."""
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, copy / name)
-    module, line = readme_steps()
+    module, line, grid_line = readme_steps()
     (copy / "jitpi" / "backends" / "toy.py").write_text(module, encoding="utf-8")
     registry = copy / "jitpi" / "registry.py"
     source = registry.read_text(encoding="utf-8")
     end_of_registry = "\n    )\n}\n"
     assert source.count(end_of_registry) == 1, "the REGISTRY tuple's end moved: update this test"
     registry.write_text(source.replace(end_of_registry, "\n" + line.rstrip("\n") + end_of_registry), "utf-8")
+    if in_grid:
+        grid = copy / "benchmarks" / "grid.py"
+        source = grid.read_text(encoding="utf-8")
+        end_of_backends = "\n)\nVARIANTS = "
+        assert source.count(end_of_backends) == 1, "the grid's BACKENDS end moved: update this test"
+        grid.write_text(
+            source.replace(end_of_backends, "\n" + grid_line.rstrip("\n") + end_of_backends), "utf-8"
+        )
     return copy
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """A copy of the project with the toy backend added exactly as the README says."""
+    return copy_with_toy(tmp_path_factory.mktemp("with-toy"), in_grid=True)
 
 
 def run(tree: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -54,10 +67,46 @@ def run(tree: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
     )
 
 
-def test_the_readme_has_both_steps():
-    module, line = readme_steps()
+def test_the_readme_has_every_step():
+    module, line, grid_line = readme_steps()
     assert "BACKEND = Backend(" in module and 'name="toy"' in module
     assert line.strip().startswith('BackendInfo("toy"')
+    assert grid_line.strip() == '"toy",'
+
+
+def test_without_the_grid_step_the_suites_coverage_guard_fails(tmp_path):
+    """The suite's grid is fixed: a backend the library has and the grid lacks is never measured,
+    so the guard must catch the missing step (and pass once it is taken: the tree fixture)."""
+    without = copy_with_toy(tmp_path / "without-grid", in_grid=False)
+    guard = (
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_asv_suite.py",
+        "-k",
+        "covers_the_library",
+    )
+    done = run(without, *guard)
+    assert done.returncode == 1 and "['toy'] that benchmarks/grid.py lacks" in done.stdout, done.stdout[
+        -3000:
+    ]
+
+
+def test_with_the_grid_step_the_guard_passes(tree):
+    guard = (
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_asv_suite.py",
+        "-k",
+        "covers_the_library",
+    )
+    done = run(tree, *guard)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_the_copy_imports_its_own_jitpi(tree):
