@@ -1,6 +1,6 @@
 """How well the regression gate (tools/gate.py) tells a slowdown from load: measured, not assumed.
 
-    python tools/gate_trial.py [--bench REGEX]... [--unchanged 10] [--slowdowns 1.25,1.5,2]
+    python tools/gate_trial.py [--bench REGEX]... | [--gated]  [--unchanged 10] [--slowdowns 1.25,1.5,2]
                                [--load 30:60] [--factor F] [--out FILE.json]
 
 From the committed HEAD it makes two commits (in a temporary worktree, kept under refs/gate-trial/,
@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     load = None if args.load == "none" else tuple(float(x) for x in args.load.split(":"))
     if load is not None and (len(load) != 2 or min(load) <= 0):
         parser.error(f"--load must be ON:OFF seconds (both above 0) or 'none', got {args.load}")
-    bench = args.bench or list(TRIAL_BENCH)
+    if args.gated and args.bench:
+        parser.error("--gated and --bench are two selections: give one")
+    bench = [] if args.gated else args.bench or list(TRIAL_BENCH)
     base, unchanged, slowed = make_commits()
     print(f"gate trial: base {base[:8]}, unchanged {unchanged[:8]}, slowed {slowed[:8]}", flush=True)
     plan = [("unchanged", 1.0, unchanged)] * args.unchanged + [("slowed", f, slowed) for f in slowdowns]
