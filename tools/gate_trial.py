@@ -1,6 +1,6 @@
 """How well the regression gate (tools/gate.py) tells a slowdown from load: measured, not assumed.
 
-    python tools/gate_trial.py [--bench REGEX]... | [--gated]  [--unchanged 10] [--slowdowns 1.25,1.5,2]
+    python tools/gate_trial.py [--bench REGEX]... | [--gated] [--unchanged 10] [--slowdowns 1.25,1.5,2]
                                [--load 30:60] [--factor F] [--out FILE.json]
 
 From the committed HEAD it makes two commits (in a temporary worktree, kept under refs/gate-trial/,
