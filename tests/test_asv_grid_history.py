@@ -61,16 +61,18 @@ from asv_helpers import (
 )
 
 from benchmarks import grid
+from jitpi import registry
 
 pytestmark = pytest.mark.slow
 
 MACHINE = "grid-history"
 INSERTED, APPENDED, REMOVED = "numpy2", "numpy3", "python"
 OFFSETS = {INSERTED: 1000, APPENDED: 2000}
-# The backends whose combinations the run measures: the two the light environment runs, a
-# framework it lacks, and the grid's last backend.
-MEASURED = ("python", "numpy", "numba", "mojo")
-RUNS_HERE = ("python", "numpy")  # what a numpy-only environment has (python needs nothing)
+# What a numpy-only environment runs (python needs nothing), read from the registry.
+RUNS_HERE = tuple(name for name, info in registry.REGISTRY.items() if set(info.modules) <= {"numpy"})
+# The backends whose combinations the run measures: those, a framework the environment lacks, and
+# the grid's last backend.
+MEASURED = (*RUNS_HERE, "numba", grid.BACKENDS[-1])
 N = "1e5"
 SELECTED = {
     grid.ACCURACY: [(backend, variant, "cpu", N) for backend in MEASURED for variant in grid.VARIANTS],
