@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bench", "-b", action="append", help="gate these (asv -b); default: a cross-section"
     )
+    parser.add_argument("--gated", action="store_true", help="the gate's whole default subset instead")
     parser.add_argument("--unchanged", type=int, default=10, help="runs against unchanged code (default 10)")
     parser.add_argument("--slowdowns", default="1.25,1.5,2", help="factors injected, one run each")
     parser.add_argument("--load", default="30:60", help="ON:OFF seconds of one busy core ('none': no load)")
