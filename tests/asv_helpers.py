@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,16 @@ GIT_IDENTITY = [
     "-c",
     "commit.gpgsign=false",
 ]
+
+
+@contextlib.contextmanager
+def suite_importable():
+    """The repository root on sys.path while the asv suite (benchmarks/) is imported."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(ROOT))
 
 
 def have_tools() -> str | None:

@@ -74,38 +74,29 @@ def test_the_readme_has_every_step():
     assert grid_line.strip() == '"toy",'
 
 
+GUARD = (
+    "-m",
+    "pytest",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "tests/test_asv_suite.py",
+    "-k",
+    "covers_the_library",
+)
+
+
 def test_without_the_grid_step_the_suites_coverage_guard_fails(tmp_path):
     """The suite's grid is fixed: a backend the library has and the grid lacks is never measured,
     so the guard must catch the missing step (and pass once it is taken: the tree fixture)."""
     without = copy_with_toy(tmp_path / "without-grid", in_grid=False)
-    guard = (
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests/test_asv_suite.py",
-        "-k",
-        "covers_the_library",
-    )
-    done = run(without, *guard)
-    assert done.returncode == 1 and "['toy'] that benchmarks/grid.py lacks" in done.stdout, done.stdout[
-        -3000:
-    ]
+    done = run(without, *GUARD)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "['toy'] that benchmarks/grid.py lacks" in done.stdout, done.stdout[-3000:]
 
 
 def test_with_the_grid_step_the_guard_passes(tree):
-    guard = (
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests/test_asv_suite.py",
-        "-k",
-        "covers_the_library",
-    )
-    done = run(tree, *guard)
+    done = run(tree, *GUARD)
     assert done.returncode == 0, done.stdout[-3000:]
 
 

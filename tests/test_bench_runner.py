@@ -7,7 +7,6 @@ about 20 s); the others feed it output asv printed for the project's own suite, 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import re
 import subprocess
@@ -15,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from asv_helpers import ROOT, asv_environ, commit_all, have_tools, light_config, make_repo
+from asv_helpers import ROOT, asv_environ, commit_all, have_tools, light_config, make_repo, suite_importable
 
 RUNNER = ROOT / "tools" / "bench.py"
 
@@ -381,16 +380,6 @@ def test_make_bench_runs_the_runner_with_bench_args():
     recipe = re.search(r"^bench:.*?(?=^\S)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M | re.S)
     assert recipe, "the Makefile has no bench target"
     assert "tools/bench.py" in recipe[0] and "$(BENCH_ARGS)" in recipe[0], recipe[0]
-
-
-@contextlib.contextmanager
-def suite_importable():
-    """The repository root on sys.path while the asv suite (benchmarks/) is imported."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(ROOT))
 
 
 def test_forked_processes_are_named_as_the_runner_reads_them():

@@ -4,7 +4,6 @@ asv, and known by the same name and sample count to the page (jitpi/site.py) and
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import math
@@ -13,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_repo
+from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_repo, suite_importable
 
 from jitpi import registry, site
 
@@ -21,16 +20,6 @@ discovery = pytest.importorskip("asv_runner.discovery")
 
 SUITE = ROOT / "benchmarks"
 NAME = "bench_yardstick.Yardstick.time_quarter_circle"
-
-
-@contextlib.contextmanager
-def suite_importable():
-    """The repository root on sys.path while the asv suite (benchmarks/) is imported."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(ROOT))
 
 
 @pytest.fixture(scope="module")
