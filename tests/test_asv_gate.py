@@ -105,7 +105,9 @@ def test_a_2x_slowdown_fails_the_gate_named_with_its_ratio(gate_repo):
     assert mark == "+" and float(ratio) > 1.5, report
     assert len(base_rounds.split(", ")) == len(head_rounds.split(", ")) == 3, report
     assert re.search(rf"REGRESSION {re.escape(SLOWED)}: [\d.]+x", output), output
-    assert row(report, BROKEN)[0] == "", report  # numpy's shared variant did not change
+    # numpy's shared variant did not change: no alarm (under load its BASE rounds may all be slower
+    # than HEAD's quietest, which reads as an improvement and fails nothing)
+    assert row(report, BROKEN)[0] in ("", "-"), report
     assert "jitpi gate: 1 regression(s)" in report
 
 
@@ -126,5 +128,5 @@ def test_unchanged_code_passes_and_a_benchmark_broken_in_both_does_not_fail(gate
     assert row(report, BROKEN)[0] == "x", report
     assert f"broken in both commits (not HEAD's doing): {BROKEN}" in output
     mark, _key, _base, _head, ratio, *_ = row(report, SLOWED)
-    assert mark == "" and 1 / 1.3 < float(ratio) < 1.3, report
+    assert mark in ("", "-") and float(ratio) < 1.3, report  # no alarm (see above)
     assert "jitpi gate: no regression" in report
