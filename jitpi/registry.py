@@ -200,6 +200,17 @@ REGISTRY: dict[str, BackendInfo] = {
         # Mojo's compiler comes in the mojo wheel, its parallelize in MAX's (the max wheel). Its
         # cache folder holds both its own compile cache and the kernels jitpi builds there.
         BackendInfo("mojo", ("mojo", "max"), "mojo", True, (JitCache("MODULAR_CACHE_DIR"),)),
+        # Dr.Jit compiles with the system's libLLVM (15 or newer; Debian's libllvm15) and keeps its
+        # kernels in DRJIT_CACHE_DIR (from 1.5.0; before, only $HOME/.drjit, which the backend then
+        # points HOME at). Releases: from 1.1.0, the first with Philox4x32 and dr.mul_hi.
+        BackendInfo(
+            "drjit",
+            ("drjit",),
+            "drjit",
+            True,
+            (JitCache("DRJIT_CACHE_DIR"), CUDA_CACHE),
+            releases=_releases("1.1.0 1.2.0 1.3.1 1.4.0 1.5.0", numpy="2.4.6"),
+        ),
     )
 }
 
