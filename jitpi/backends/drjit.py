@@ -2,16 +2,16 @@
 LLVM (libLLVM 15 or newer) into kernels that Dr.Jit's thread pool runs on every core, in SIMD
 packets (or by the CUDA driver on a GPU).
 
-Each chunked variant traces one kernel over a fixed chunk of Philox blocks (``dr.arange`` lanes),
-fed by opaque scalars (first block, key, the sample range inside the chunk), so one compile serves
+Each chunked variant traces one kernel over a fixed chunk of lanes (``dr.arange``), fed by opaque
+scalars (the first block or run, the key, the sample range inside the launch), so one compile serves
 every n, seed and start; each launch adds its hits into one UInt64 on the device with a symbolic
 ``dr.scatter_reduce``, and nothing of size chunk is ever stored.
 
-- ``shared``: Philox4x32-10 built from ``jitpi.philox.rounds`` on ``UInt32`` words, the exact int64
-  inside test.
-- ``native``: Dr.Jit's own generator, ``Philox4x32`` (what ``dr.rng`` wraps: 7 rounds, its own key
-  layout), one call per block keyed by the seed; two samples per call, each word mapped to the
-  centre of its float32 cell and tested exactly in float64.
+- ``shared``: Philox4x32-10 built from ``jitpi.philox.rounds``, one block per lane, 32-bit words held
+  in UInt64 lanes (the fastest of three forms), the exact int64 inside test.
+- ``native``: Dr.Jit's ``PCG32``, one generator per run of ``RUN`` samples (its state and increment
+  hashed from the seed and the run), drawn in a symbolic ``dr.while_loop``; two words per sample,
+  each word's cell centre, the exact integer inside test.
 - ``naive``: the article's whole arrays: ``dr.rng(seed).random(Float32, n)`` twice, evaluated, then
   ``dr.count``.
 
@@ -34,7 +34,7 @@ from jitpi.registry import BackendUnavailable
 
 VERSION = importlib.metadata.version("drjit")
 REQUIRES = (1, 1)
-"""``Philox4x32``, ``dr.mul_hi`` and ``dr.detail.launch_stats`` arrived in Dr.Jit 1.1.0."""
+"""``dr.rng``, ``dr.mul_hi`` and ``dr.detail.launch_stats`` arrived in Dr.Jit 1.1.0."""
 CACHE_DIR_FROM = (1, 5)
 """``DRJIT_CACHE_DIR`` moves the kernel cache from Dr.Jit 1.5.0 on; older releases keep it in
 ``$HOME/.drjit`` and nothing else moves it."""
@@ -47,7 +47,7 @@ def _release(version: str) -> tuple[int, int]:
 
 if _release(VERSION) < REQUIRES:
     raise ImportError(
-        f"drjit {VERSION} is older than {'.'.join(map(str, REQUIRES))}, the first release with Philox4x32, "
+        f"drjit {VERSION} is older than {'.'.join(map(str, REQUIRES))}, the first release with dr.rng, "
         "dr.mul_hi and dr.detail.launch_stats; pip install 'jitpi[drjit]'"
     )
 
@@ -59,8 +59,8 @@ if _release(VERSION) < CACHE_DIR_FROM and os.environ.get("DRJIT_CACHE_DIR"):
 import drjit as dr  # noqa: E402  (the cache folder must be settled before Dr.Jit initialises)
 
 CHUNKS = Chunks(
-    native=1 << 24,  # samples per launch (2**23 Philox blocks, one per lane); no array of this size is stored
-    shared=1 << 24,
+    native=1 << 24,  # samples per launch: 2**16 PCG32 lanes of RUN samples
+    shared=1 << 24,  # samples per launch: 2**23 Philox blocks, one per lane; no array of this size is stored
     gpu=1 << 28,
     largest=1 << 31,
     largest_why="a launch's lane indices and sample positions are UInt32",
@@ -72,8 +72,6 @@ NAIVE_BYTES_PER_SAMPLE = 12
 """naive: x and y in float32, the evaluated mask and slack."""
 NAIVE_LARGEST_N = 2**32 - 1
 """naive: a Dr.Jit array holds at most 2**32 - 1 entries."""
-NATIVE_ROUNDS = 7
-"""Dr.Jit's ``Philox4x32`` default (and ``dr.rng``'s): 7 rounds."""
 
 _JIT_BACKENDS = {"cpu": dr.JitBackend.LLVM, "gpu": dr.JitBackend.CUDA}
 _MODULES = {"cpu": "drjit.llvm", "gpu": "drjit.cuda"}
@@ -140,7 +138,7 @@ class _Types:
     Int64: type
     Float32: type
     Float64: type
-    Philox4x32: type
+    PCG32: type
     reduce_mode: object
 
 
@@ -160,7 +158,7 @@ def _types(device: str) -> _Types:
             module.Int64,
             module.Float32,
             module.Float64,
-            module.Philox4x32,
+            module.PCG32,
             mode,
         )
     return _types_cache[device]
@@ -261,24 +259,6 @@ def _shared_block(t: _Types, c0, c1, key):
     )
 
 
-def _unit64(t: _Types, word):
-    """A word as the centre of its float32 cell, (k + 1/2) * 2**-23 (exact), widened to float64."""
-    unit = philox.unit_midpoint(word, bitcast_float32=lambda bits: dr.reinterpret_array(t.Float32, bits))
-    return t.Float64(unit)
-
-
-def _native_block(t: _Types, c0, c1, key):
-    """Inside flags of a block's two samples from Dr.Jit's Philox4x32, keyed by the seed.
-
-    Squares of cell centres (multiples of 2**-24) are exact in float64, so is their sum: no rounding
-    or contraction can change a count.
-    """
-    (seed,) = key
-    words = t.Philox4x32(seed, c0, c1).next_uint32x4()
-    x0, y0, x1, y1 = (_unit64(t, words[i]) for i in range(4))
-    return x0 * x0 + y0 * y0 < 1.0, x1 * x1 + y1 * y1 < 1.0
-
-
 # ---------------------------------------------------------------------------------------------
 # The driver: launches over a fixed chunk of blocks.
 
@@ -327,10 +307,6 @@ def _shared_key(t: _Types, seed: int):
     return _opaque(t.UInt32, k0), _opaque(t.UInt32, k1)
 
 
-def _native_key(t: _Types, seed: int):
-    return (_opaque(t.UInt64, seed),)
-
-
 def _lanes(chunk: int | None, variant: str, device: str) -> int:
     return max(1, CHUNKS.pick(chunk, variant, device) // 2)
 
@@ -340,39 +316,104 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     return _count(_shared_block, _shared_key, n, seed, start, device, _lanes(chunk, "shared", device))
 
 
+# ---------------------------------------------------------------------------------------------
+# native: Dr.Jit's PCG32, one generator per run of RUN samples, drawn in a symbolic loop.
+
+RUN = 256
+"""Samples drawn from one PCG32 generator (one lane's loop): the native stream's unit, fixed, so the
+stream does not depend on the chunk."""
+PCG32_MULT = 0x5851F42D4C957F2D
+INSIDE_BOUND_24 = 2**50
+"""native: a word's top 24 bits k give the cell centre (2k + 1) / 2**25; inside iff
+(2kx + 1)**2 + (2ky + 1)**2 < 2**50, exactly in UInt64."""
+
+
+def _mix64(t: _Types, z):
+    """SplitMix64's output function (``jitpi.philox.splitmix64`` without the increment), in UInt64."""
+    z = (z ^ (z >> 30)) * t.UInt64(philox.SPLITMIX_MUL1)
+    z = (z ^ (z >> 27)) * t.UInt64(philox.SPLITMIX_MUL2)
+    return z ^ (z >> 31)
+
+
+def _centre(t: _Types, word):
+    return t.UInt64(word >> 8) * 2 + 1
+
+
+def _native_launch(t: _Types, lanes: int, first_run: int, lo: int, hi: int, key: int, total) -> None:
+    """Trace and queue one launch of ``lanes`` generators, runs ``first_run + lane``: the hits of the
+    samples whose positions, counted from the first run's first sample, lie in [lo, hi).
+
+    Run r's generator is ``PCG32.seed(initstate, initseq)`` with ``initstate = splitmix64(key + r *
+    GAMMA)`` and ``initseq = splitmix64(initstate)``: hashed states and increments, as Dr.Jit's docs
+    advise for independent parallel streams (not ``initseq + lane``)."""
+    lane = dr.arange(t.UInt32, lanes)
+    run = _opaque(t.UInt64, first_run) + t.UInt64(lane)
+    state = _mix64(
+        t, _opaque(t.UInt64, (key + philox.SPLITMIX_GAMMA) & philox.MASK64) + run * philox.SPLITMIX_GAMMA
+    )
+    rng = t.PCG32()
+    rng.seed(state, _mix64(t, state + philox.SPLITMIX_GAMMA))
+    base = lane * RUN
+    first, last = _opaque(t.UInt32, lo), _opaque(t.UInt32, hi)
+    trips = dr.minimum(t.UInt32(RUN), dr.maximum(last, base) - base)
+    one, zero = t.UInt32(1), t.UInt32(0)
+
+    def body(rng, k, hits):
+        x = _centre(t, rng.next_uint32())
+        y = _centre(t, rng.next_uint32())
+        inside = (x * x + y * y < INSIDE_BOUND_24) & (base + k >= first)
+        return rng, k + 1, hits + dr.select(inside, one, zero)
+
+    _, _, hits = dr.while_loop(
+        state=(rng, t.UInt32(0), t.UInt32(0)), cond=lambda rng, k, hits: k < trips, body=body
+    )
+    dr.scatter_reduce(dr.ReduceOp.Add, total, t.UInt64(hits), t.UInt32(0), mode=t.reduce_mode)
+    dr.eval()
+
+
 def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int | None = None) -> int:
-    """Hits among samples [start, start + n) of Dr.Jit's Philox4x32 keyed by ``seed`` (block b gives
-    samples 2b and 2b + 1, whatever the chunk); any start works."""
-    return _count(_native_block, _native_key, n, seed, start, device, _lanes(chunk, "native", device))
+    """Hits among samples [start, start + n) of Dr.Jit's PCG32 keyed by ``seed``: sample i is draw
+    pair i mod RUN of run i // RUN's generator, whatever the chunk; any start works."""
+    lanes = max(1, CHUNKS.pick(chunk, "native", device) // RUN)
+    with _lock:
+        t = _ready(device)
+        end = start + n
+        first_run, end_run = start // RUN, -(-end // RUN)
+        key = philox.splitmix64(seed)
+        total = dr.opaque(t.UInt64, 0, 1)
+        for index, run in enumerate(range(first_run, end_run, lanes)):
+            count = min(lanes, end_run - run)
+            lo = max(0, start - run * RUN)
+            hi = min(end - run * RUN, count * RUN)
+            _native_launch(t, lanes, run, lo, hi, key, total)
+            if (index + 1) % SYNC_EVERY == 0:
+                dr.sync_thread()
+        return int(total[0])
+
+
+def _pcg32_scalar(state: int, inc: int) -> tuple[int, int]:
+    """One PCG32 step in Python ints (Dr.Jit's ``next_uint32``): (new state, output word)."""
+    word = (((state >> 18) ^ state) >> 27) & philox.MASK32
+    rot = state >> 59
+    output = ((word >> rot) | (word << ((-rot) & 31))) & philox.MASK32
+    return (state * PCG32_MULT + inc) & philox.MASK64, output
 
 
 def native_model(n: int, seed: int, start: int = 0) -> int:
-    """The native stream in Python ints: Dr.Jit's Philox4x32 (key = (seed high, seed low), counter =
-    (block low, block high, 0, 0), 7 rounds), each word's cell centre, the exact test."""
-    hits = 0
-    key = ((seed >> 32) & philox.MASK32, seed & philox.MASK32)
-    for sample in range(start, start + n):
-        block = sample // 2
-        words = _rounds_scalar((block & philox.MASK32, block >> 32, 0, 0), key, NATIVE_ROUNDS)
-        x, y = words[0:2] if sample % 2 == 0 else words[2:4]
-        hits += (2 * (x >> 9) + 1) ** 2 + (2 * (y >> 9) + 1) ** 2 < 2**48
+    """The native stream in Python ints: each run's generator seeded as ``_native_launch`` does
+    (``PCG32.seed``: state 0, one step, add initstate, one step), two words per sample."""
+    hits, key = 0, philox.splitmix64(seed)
+    for run in range(start // RUN, -(-(start + n) // RUN)):
+        initstate = philox.splitmix64((key + run * philox.SPLITMIX_GAMMA) & philox.MASK64)
+        inc = ((philox.splitmix64(initstate) << 1) | 1) & philox.MASK64
+        state, _ = _pcg32_scalar(0, inc)
+        state, _ = _pcg32_scalar((state + initstate) & philox.MASK64, inc)
+        for sample in range(run * RUN, (run + 1) * RUN):
+            state, x = _pcg32_scalar(state, inc)
+            state, y = _pcg32_scalar(state, inc)
+            if start <= sample < start + n:
+                hits += (2 * (x >> 8) + 1) ** 2 + (2 * (y >> 8) + 1) ** 2 < INSIDE_BOUND_24
     return hits
-
-
-def _rounds_scalar(counter, key, rounds: int):
-    c0, c1, c2, c3 = counter
-    k0, k1 = key
-    for _ in range(rounds):
-        product_b, product_a = c2 * philox.MULTIPLIER_B, c0 * philox.MULTIPLIER_A
-        c0, c1, c2, c3 = (
-            (product_b >> 32) ^ c1 ^ k0,
-            product_b & philox.MASK32,
-            (product_a >> 32) ^ c3 ^ k1,
-            product_a & philox.MASK32,
-        )
-        k0 = (k0 + philox.KEY_INCREMENT_A) & philox.MASK32
-        k1 = (k1 + philox.KEY_INCREMENT_B) & philox.MASK32
-    return c0, c1, c2, c3
 
 
 # ---------------------------------------------------------------------------------------------
