@@ -212,7 +212,7 @@ def test_availability_messages(backend):
         with pytest.raises(jitpi.BackendUnavailable, match="no CUDA GPU"):
             jitpi.count_hits(10, backend="drjit", variant="shared", device="gpu")
     env = dict(os.environ, DRJIT_LIBLLVM_PATH="/nonexistent/libLLVM.so")
-    ok, reason = run_python(
+    ok, reason = run_python(  # reached only where tensorflow is installed
         """
         import json, jitpi
         print(json.dumps(jitpi.availability("drjit", "cpu", "shared")))
@@ -247,3 +247,35 @@ def test_gpu_counts_equal_the_cpu_counts(backend):
     assert backend.native(n, 5, device="gpu", start=start, chunk=1000) == backend.native(n, 5, start=start)
     far = backend.shared(2**32 + 7, 9, device="gpu", start=2**40 - 2**32 - 7)
     assert abs(jitpi.z_score(far, 2**32 + 7)) < 5
+
+
+def test_drjit_after_tensorflow_is_refused_and_goes_first_otherwise():
+    """TensorFlow's libraries export their LLVM to the whole process; Dr.Jit's libLLVM loaded after
+    them crashed the process (a segfault at the first kernel, or an abort at exit). Imported first by
+    the user, TensorFlow makes drjit unavailable with the reason; the tensorflow backend, loaded
+    first, imports drjit before TensorFlow, and both count exactly."""
+    require("drjit")
+    answer = run_python(
+        """
+        import importlib.util, json, sys
+        if importlib.util.find_spec("tensorflow") is None:
+            print(json.dumps(None)); sys.exit(0)
+        import jitpi
+        tensorflow = jitpi.count_hits(10**5, backend="tensorflow", variant="shared")
+        drjit = jitpi.count_hits(10**5, backend="drjit", variant="shared")
+        order = list(sys.modules)
+        print(json.dumps([tensorflow, drjit, order.index("drjit") < order.index("tensorflow")]))
+        """
+    )
+    if answer is None:
+        pytest.skip("needs tensorflow installed")
+    assert answer == [philox.REFERENCE_HITS[10**5, 0]] * 2 + [True], answer
+    ok, reason = run_python(  # reached only where tensorflow is installed
+        """
+        import json
+        import tensorflow
+        import jitpi
+        print(json.dumps(jitpi.availability("drjit")))
+        """
+    )
+    assert not ok and "drjit cannot be imported after tensorflow" in reason, reason
