@@ -30,6 +30,7 @@ BACKENDS = (
     "mlx",
     "pypy",
     "mojo",
+    "halide",
 )
 VARIANTS = ("naive", "native", "shared")
 NAIVE, NATIVE, SHARED = VARIANTS

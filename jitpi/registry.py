@@ -200,6 +200,17 @@ REGISTRY: dict[str, BackendInfo] = {
         # Mojo's compiler comes in the mojo wheel, its parallelize in MAX's (the max wheel). Its
         # cache folder holds both its own compile cache and the kernels jitpi builds there.
         BackendInfo("mojo", ("mojo", "max"), "mojo", True, (JitCache("MODULAR_CACHE_DIR"),)),
+        # Halide's JIT keeps compiled pipelines in memory only (its library reads no cache variable);
+        # on a GPU it hands PTX to the CUDA driver, whose cache is CUDA_CACHE_PATH. Releases: every
+        # one with a CPython 3.11 Linux x86_64 wheel on PyPI (none for 17, 18 or 20).
+        BackendInfo(
+            "halide",
+            ("halide",),
+            "halide",
+            True,
+            (CUDA_CACHE,),
+            releases=_releases("19.0.0 21.0.0", numpy="2.4.6"),
+        ),
     )
 }
 
