@@ -141,6 +141,24 @@ def test_both_round_functions_count_the_shared_stream(backend, form, start):
         assert int(out.sum()) == philox.shared_hits_reference(3001, seed, start), (seed, blocks_per_lane)
 
 
+def test_inside_test_is_exact_at_the_int32_extremes(backend, hl):
+    """The pipelines' inside test against ``jitpi.philox.inside_scalar`` on words whose squares sit at
+    and around the bound: x = y = -2**31 (x*x + y*y = 2**63, which Int(64) cannot hold), -2**31 with
+    0 (= 2**62, not inside) and with 1, 2**31 - 1, and the points next to the bound."""
+    edges = (0, 1, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFF, 0x40000000, 0xC0000000, 0xB504F334)
+    pairs = [(x, y) for x in edges for y in edges]
+    words = hl.ImageParam(hl.UInt(32), 2, "words")
+    i = hl.Var("i")
+    inside = hl.Func("inside")
+    inside[i] = hl.cast(hl.UInt(8), backend._inside(words[0, i], words[1, i]))
+    inside.vectorize(i, 16, hl.TailStrategy.GuardWithIf)
+    run = hl.Pipeline(inside).compile_to_callable([words], backend.cpu_target())
+    array = backend.np.ascontiguousarray(backend.np.asarray(pairs, dtype=backend.np.uint32))
+    out = backend.aligned_empty(len(pairs), "uint8")
+    run(array, out)
+    assert out.tolist() == [int(philox.inside_scalar(x, y)) for x, y in pairs]
+
+
 def test_a_count_over_several_calls_adds_up(backend, monkeypatch):
     """A count longer than one call's lanes runs in several calls (here 7 lanes a call, and a tail
     call), each lane's count an int64: the sum is the reference's."""

@@ -85,17 +85,24 @@ def _u64(value: int) -> hl.Expr:
 _LOW32 = philox.MASK32
 
 
-def _signed(word: hl.Expr) -> hl.Expr:
-    """The low 32 bits of a word as the signed 32-bit integer they encode, in Int(64)."""
-    return hl.cast(_I64, hl.cast(_I32, word))
+def _square(word: hl.Expr) -> hl.Expr:
+    """x*x as a UInt(64), x the low 32 bits of a word read as a signed 32-bit integer: the Int(64)
+    square (at most 2**62, so exact), reinterpreted as unsigned."""
+    signed = hl.cast(_I64, hl.cast(_I32, word))
+    return hl.reinterpret(_U64, signed * signed)
 
 
 def _inside(x_word: hl.Expr, y_word: hl.Expr) -> hl.Expr:
-    """``jitpi.philox.inside_test`` on two words, exactly in Int(64) (its bound as an Int(64) Expr,
-    which the bindings cannot make from the Python int ``philox.INSIDE_BOUND`` on their own)."""
-    x = _signed(x_word)
-    y = _signed(y_word)
-    return x * x < _const(_I64, philox.INSIDE_BOUND) - y * y
+    """``jitpi.philox.inside_test``'s ``x*x + y*y < 2**62``, exactly, the sum in UInt(64).
+
+    Written as the reference writes it, ``x*x < 2**62 - y*y`` in Int(64), Halide's simplifier moved
+    ``y*y`` back to the left (it takes signed overflow to be impossible), and ``x*x + y*y`` wraps
+    in Int(64) when x = y = -2**31: the vectorised code then counted that point inside. Unsigned,
+    each square is at most 2**62 and the sum at most 2**63: no wrap, and unsigned arithmetic gives
+    the simplifier nothing to assume. (The bound is an Expr of its exact type: the bindings would
+    read the Python int 2**62 as a double.)
+    """
+    return _square(x_word) + _square(y_word) < _u64(philox.INSIDE_BOUND)
 
 
 # ---------------------------------------------------------------------------------------------
