@@ -55,8 +55,8 @@ GPU_THREADS = 128
 """Threads per GPU block."""
 NAIVE_BYTES_PER_SAMPLE = 8
 NAIVE_LARGEST_N = 2**31 - 2**22
-"""naive: Halide buffers have int32 extents and the count indexes them in Int(32); a lane's last
-index is below n + 16 * ceil(n / LANES_PER_CALL), which this bound keeps under 2**31."""
+"""naive: Halide buffers have int32 extents and the count indexes them in Int(32); the last lane's
+last index is below n + VECTOR * ceil(n / LANES_PER_CALL), which this bound keeps under 2**31."""
 NO_BLOCK = philox.MASK64
 """shared: the ``drop_even``/``drop_odd`` value meaning "no block's sample is dropped"."""
 
@@ -295,14 +295,23 @@ def cpu_target() -> hl.Target:
     return hl.get_jit_target_from_environment()
 
 
-def gpu_target() -> hl.Target:
+def _cuda_probe_target() -> hl.Target:
     return cpu_target().with_feature(hl.TargetFeature.CUDA)
+
+
+def gpu_target() -> hl.Target:
+    """``host-cuda`` where a CUDA device is present: Halide then adds the device's compute capability
+    (asking the driver); elsewhere the CPU's target with the ``cuda`` feature, which describes the
+    schedule but cannot say which GPU it is for."""
+    if _cuda_reason() is None:
+        return hl.Target("host-cuda")
+    return _cuda_probe_target()
 
 
 @functools.cache
 def _cuda_reason() -> str | None:
     try:
-        supported = hl.host_supports_target_device(gpu_target())
+        supported = hl.host_supports_target_device(_cuda_probe_target())
     except Exception as error:  # a broken driver must not take the CPU down
         return f"no CUDA GPU for Halide here (halide {VERSION}: probing CUDA failed: {error})"
     if supported:
