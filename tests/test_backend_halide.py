@@ -221,6 +221,16 @@ def test_thread_count_changes_nothing():
     assert counts[0][1] == philox.shared_hits_reference(10**6 + 1, 5)
 
 
+def test_a_forked_child_counts_after_the_parent_ran_halides_thread_pool(backend):
+    """A child forked after Halide's runtime started its threads (Dask's and multiprocessing's
+    workers) inherits none of them; its parallel calls must still run, and count the same."""
+    import multiprocessing
+
+    expected = backend.shared(1_000_003, 3, chunk=1000)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(backend.shared, (1_000_003, 3), {"chunk": 1000}).get(timeout=120) == expected
+
+
 def test_naive_is_whole_buffers_of_random_float(backend):
     assert backend.naive_max_n("cpu") <= backend.NAIVE_LARGEST_N < 2**31
     assert backend.naive(10_007, 5) == backend.naive(10_007, 5)
