@@ -31,6 +31,7 @@ BACKENDS = (
     "pypy",
     "mojo",
     "drjit",
+    "halide",
 )
 VARIANTS = ("naive", "native", "shared")
 NAIVE, NATIVE, SHARED = VARIANTS

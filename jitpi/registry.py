@@ -212,6 +212,17 @@ REGISTRY: dict[str, BackendInfo] = {
             (JitCache("DRJIT_CACHE_DIR"), CUDA_CACHE),
             releases=_releases("1.1.0 1.2.0 1.3.0 1.3.1 1.4.0 1.5.0", numpy="2.4.6"),
         ),
+        # Halide's JIT keeps compiled pipelines in memory only (its library reads no cache variable);
+        # on a GPU it hands PTX to the CUDA driver, whose cache is CUDA_CACHE_PATH. Releases: every
+        # one with a CPython 3.11 Linux x86_64 wheel on PyPI (none for 17, 18 or 20).
+        BackendInfo(
+            "halide",
+            ("halide",),
+            "halide",
+            True,
+            (CUDA_CACHE,),
+            releases=_releases("19.0.0 21.0.0", numpy="2.4.6"),
+        ),
     )
 }
 
