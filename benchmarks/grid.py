@@ -30,6 +30,7 @@ BACKENDS = (
     "mlx",
     "pypy",
     "mojo",
+    "tvm",
 )
 VARIANTS = ("naive", "native", "shared")
 NAIVE, NATIVE, SHARED = VARIANTS
