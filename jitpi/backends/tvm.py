@@ -213,7 +213,7 @@ def _block_hits_words(block, k0, k1, take_even, take_odd):
 #
 # Inside a CPU loop nothing is assigned with ``x = ...``: TVMScript 0.27 makes every such name a
 # one-element buffer, which TVM's lowering allocates with TVMBackendAllocWorkspace inside a parallel
-# loop, and its loads and stores keep LLVM from vectorising the loop (scalar code, ~5x slower). Values
+# loop, and its loads and stores keep LLVM from vectorising the loop (the code stays scalar). Values
 # are bound with ``T.bind`` (an immutable variable, a register) or stay expressions, and each parallel
 # index sums into its own slot of ``partial``, which LLVM keeps in a register across the loop.
 
