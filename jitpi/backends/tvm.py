@@ -97,11 +97,24 @@ def _u64(value: int):
     return tvm.tirx.const(value, "uint64")
 
 
+def _kept(value):
+    """``value`` (a uint64), unchanged, through an LLVM identity TVM cannot see through.
+
+    TVM's statement simplifier substitutes every pure bound value into each later use, which turns
+    the ten rounds back into a tree that doubles with every round (18 KB of TIR become 611 KB, and
+    TVM's passes over it took most of the shared variant's compile time) until CSE folds it again.
+    ``call_llvm_intrin`` is opaque to TVM, so the binding stays; LLVM folds a funnel shift by 0 of a
+    value with itself, ``fshl(x, x, 0)``, to ``x``. CPU (LLVM) kernels only.
+    """
+    return T.call_llvm_intrin("uint64", "llvm.fshl.i64", value, value, _u64(0))
+
+
 def _mulhilo_lanes(word, multiplier: int):
     """(high, low) of a 32-bit word (the low half of a uint64 lane) times a 32-bit constant; only the
-    low 32 bits of ``low`` are the product's. The product is bound once: without the binding, the
-    ten rounds would form an expression tree that doubles with every round."""
-    product = T.bind((word & _u64(_MASK32)) * _u64(multiplier))
+    low 32 bits of ``low`` are the product's. The product is bound once (and kept bound through
+    lowering, ``_kept``): without the binding, the ten rounds would form an expression tree that
+    doubles with every round."""
+    product = T.bind(_kept((word & _u64(_MASK32)) * _u64(multiplier)))
     return product >> _u64(32), product
 
 
