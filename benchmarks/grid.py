@@ -32,6 +32,7 @@ BACKENDS = (
     "mojo",
     "drjit",
     "halide",
+    "tvm",
 )
 VARIANTS = ("naive", "native", "shared")
 NAIVE, NATIVE, SHARED = VARIANTS

@@ -222,6 +222,22 @@ REGISTRY: dict[str, BackendInfo] = {
             True,
             (CUDA_CACHE,),
             releases=_releases("19.0.0 21.0.0", numpy="2.4.6"),
+        # Apache TVM compiles in memory (TVMScript -> TIR -> its own LLVM, or CUDA C -> NVRTC cubin) and
+        # keeps no compile cache on disk. Releases: the newest patch of each minor on PyPI as apache-tvm
+        # (py3 wheels for Linux x86-64, from 0.25; each has TVMScript's tirx dialect and every API the
+        # kernels use), with the oldest apache-tvm-ffi each wheel accepts, the newest with the project's.
+        BackendInfo(
+            "tvm",
+            ("tvm", "tvm_ffi"),
+            "tvm",
+            True,
+            (),
+            "apache-tvm",
+            releases=(
+                *_releases("0.25.0.post1", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.12"}),
+                *_releases("0.26.0", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.13.post2"}),
+                *_releases("0.27.0.post1", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.15.post2"}),
+            ),
         ),
     )
 }
