@@ -222,6 +222,7 @@ REGISTRY: dict[str, BackendInfo] = {
             True,
             (CUDA_CACHE,),
             releases=_releases("19.0.0 21.0.0", numpy="2.4.6"),
+        ),
         # Apache TVM compiles in memory (TVMScript -> TIR -> its own LLVM, or CUDA C -> NVRTC cubin) and
         # keeps no compile cache on disk. Releases: the newest patch of each minor on PyPI as apache-tvm
         # (py3 wheels for Linux x86-64, from 0.25; each has TVMScript's tirx dialect and every API the
