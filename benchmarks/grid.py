@@ -30,6 +30,9 @@ BACKENDS = (
     "mlx",
     "pypy",
     "mojo",
+    "drjit",
+    "halide",
+    "tvm",
 )
 VARIANTS = ("naive", "native", "shared")
 NAIVE, NATIVE, SHARED = VARIANTS

@@ -200,6 +200,46 @@ REGISTRY: dict[str, BackendInfo] = {
         # Mojo's compiler comes in the mojo wheel, its parallelize in MAX's (the max wheel). Its
         # cache folder holds both its own compile cache and the kernels jitpi builds there.
         BackendInfo("mojo", ("mojo", "max"), "mojo", True, (JitCache("MODULAR_CACHE_DIR"),)),
+        # Dr.Jit compiles with the system's libLLVM (15 or newer; Debian's libllvm15) and keeps its
+        # kernels in DRJIT_CACHE_DIR (from 1.5.0; before, only $HOME/.drjit, which the backend then
+        # points HOME at). Releases: every one with a CPython 3.11 wheel from 1.1.0, the first with
+        # dr.rng and dr.mul_hi (the backend refuses 1.0.x by name).
+        BackendInfo(
+            "drjit",
+            ("drjit",),
+            "drjit",
+            True,
+            (JitCache("DRJIT_CACHE_DIR"), CUDA_CACHE),
+            releases=_releases("1.1.0 1.2.0 1.3.0 1.3.1 1.4.0 1.5.0", numpy="2.4.6"),
+        ),
+        # Halide's JIT keeps compiled pipelines in memory only (its library reads no cache variable);
+        # on a GPU it hands PTX to the CUDA driver, whose cache is CUDA_CACHE_PATH. Releases: every
+        # one with a CPython 3.11 Linux x86_64 wheel on PyPI (none for 17, 18 or 20).
+        BackendInfo(
+            "halide",
+            ("halide",),
+            "halide",
+            True,
+            (CUDA_CACHE,),
+            releases=_releases("19.0.0 21.0.0", numpy="2.4.6"),
+        ),
+        # Apache TVM compiles in memory (TVMScript -> TIR -> its own LLVM, or CUDA C -> NVRTC cubin) and
+        # keeps no compile cache on disk. Releases: the newest patch of each minor on PyPI as apache-tvm
+        # (py3 wheels for Linux x86-64, from 0.25; each has TVMScript's tirx dialect and every API the
+        # kernels use), with the oldest apache-tvm-ffi each wheel accepts, the newest with the project's.
+        BackendInfo(
+            "tvm",
+            ("tvm", "tvm_ffi"),
+            "tvm",
+            True,
+            (),
+            "apache-tvm",
+            releases=(
+                *_releases("0.25.0.post1", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.12"}),
+                *_releases("0.26.0", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.13.post2"}),
+                *_releases("0.27.0.post1", numpy="2.4.6", **{"apache-tvm-ffi": "0.1.15.post2"}),
+            ),
+        ),
     )
 }
 
@@ -318,27 +358,38 @@ def _missing_modules(backend: str) -> str | None:
 # registered more than once"); the other order works. So Triton goes first whenever both exist:
 # before the tensorflow backend, and before every backend whose framework imports Triton itself
 # (torch.compile's Inductor does, at its first compile, where Triton is installed).
-_LLVM_FIRST, _LLVM_SECOND = "triton", "tensorflow"
-_IMPORTS_TRITON = ("triton", "torch")
+# Dr.Jit loads the system's libLLVM when drjit is imported; after TensorFlow (whose libraries export
+# their LLVM's symbols to the whole process) the process crashes: a segfault at drjit's first
+# kernel, or an abort at exit in TensorFlow's LLVM option destructors. drjit goes first the same way.
+_LLVM_SECOND = "tensorflow"
+_LLVM_FIRST: dict[str, tuple[str, ...]] = {"triton": ("triton", "torch"), "drjit": ("drjit",)}
+"""module that must load before TensorFlow -> the backends whose frameworks import it."""
+_LLVM_LOADED = {"drjit": lambda drjit: drjit.has_backend(drjit.JitBackend.LLVM)}
+"""module -> a call that returns once its LLVM is loaded (``import drjit`` loads it on a thread of its
+own; ``has_backend`` waits for that thread)."""
 
 
 def _preload_before(backend: str) -> None:
-    if backend not in (_LLVM_SECOND, *_IMPORTS_TRITON) or _LLVM_FIRST in sys.modules:
-        return
     if _LLVM_SECOND in sys.modules:  # too late: the user imported TensorFlow first (_import_conflict)
         return
-    if importlib.util.find_spec(_LLVM_FIRST) is not None:
-        with contextlib.suppress(Exception):  # a broken Triton is reported by its own backend
-            importlib.import_module(_LLVM_FIRST)
+    for first, importers in _LLVM_FIRST.items():
+        if backend not in (_LLVM_SECOND, *importers) or first in sys.modules:
+            continue
+        if importlib.util.find_spec(first) is not None:
+            with contextlib.suppress(Exception):  # a broken framework is reported by its own backend
+                module = importlib.import_module(first)
+                _LLVM_LOADED.get(first, lambda module: None)(module)
 
 
 def _import_conflict(backend: str) -> str | None:
-    if backend not in _IMPORTS_TRITON or _LLVM_SECOND not in sys.modules or _LLVM_FIRST in sys.modules:
+    if _LLVM_SECOND not in sys.modules:
         return None
-    if importlib.util.find_spec(_LLVM_FIRST) is None:
-        return None
-    return (
-        f"{backend} imports {_LLVM_FIRST}, which cannot be imported after {_LLVM_SECOND} in one process "
-        f"(both bundle LLVM and the process would abort); import {_LLVM_FIRST} first, or run {backend} "
-        "in its own process"
-    )
+    for first, importers in _LLVM_FIRST.items():
+        if backend not in importers or first in sys.modules or importlib.util.find_spec(first) is None:
+            continue
+        what = first if first == backend else f"{backend} imports {first}, which"
+        return (
+            f"{what} cannot be imported after {_LLVM_SECOND} in one process (both bring LLVM and the "
+            f"process would crash); import {first} first, or run {backend} in its own process"
+        )
+    return None

@@ -133,7 +133,7 @@ def stage_env(args, env, log) -> bool:
         _say(log, "nvidia-smi is not on PATH")
     packages = (
         "numpy numba numba-cuda jax jaxlib jax-cuda13-plugin jax-cuda12-plugin "
-        "tensorflow tensorflow-cpu torch triton"
+        "tensorflow tensorflow-cpu torch triton drjit halide apache-tvm apache-tvm-ffi cuda-bindings"
     )
     versions = (
         "import importlib.metadata as m, platform, sys; print('python', platform.python_version())\n"
