@@ -198,6 +198,8 @@ def summary(runs: list[dict]) -> str:
     kinds: dict[str, dict] = {}
     for run in runs:
         for c in run.get("combinations", []):
+            if c["ratio"] is None:  # skipped at both commits (a bound, or no such framework here)
+                continue
             entry = kinds.setdefault(kind(c["key"]), {"null": [], "caught": {}, "missed": {}})
             if run["what"] == "unchanged":
                 entry["null"].append(c["ratio"])
