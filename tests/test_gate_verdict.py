@@ -124,3 +124,25 @@ def test_the_default_selection_is_the_stated_subset(gate):
             assert not gated(grid.key(grid.MEMORY, backend, variant, "cpu", "1e5"))
             assert not gated(grid.key(grid.ACCURACY, backend, variant, "cpu", "1e6"))
     assert not gated(gate.YARDSTICK)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--slowdowns", "1.5,1.0"], "--slowdowns must all be above 1"),
+        (["--unchanged", "-1"], "--unchanged must be 0 or more"),
+        (["--load", "30"], "--load must be ON:OFF seconds"),
+        (["--load", "a:b"], "--load must be ON:OFF seconds"),
+        (["--slowdowns", "fast"], "--slowdowns must be numbers above 1"),
+        (["--gated", "--bench", "numpy"], "--gated and --bench are two selections"),
+    ],
+)
+def test_the_trial_refuses_bad_arguments_before_making_any_commit(arguments, message):
+    done = subprocess.run(
+        [sys.executable, "tools/gate_trial.py", *arguments], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    refs = subprocess.run(
+        ["git", "for-each-ref", "refs/gate-trial"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert refs.stdout == ""

@@ -23,6 +23,7 @@ changes, so a step in it is the machine, not the code). asv's machine file is ma
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -184,8 +185,6 @@ def read_round(conf, machine: str, commit: str, benchmarks, since_ms: float) -> 
 
 
 def _keys(name: str, params: list[list[str]]) -> list[str]:
-    import itertools
-
     if not params:
         return [name]
     return [f"{name}({', '.join(combo)})" for combo in itertools.product(*params)]

@@ -151,12 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=".asv/gate-trial.json", help="where the measurements go")
     parser.add_argument("--seed", type=int, default=0, help="seed of the load's random phases")
     args = parser.parse_args(argv)
-    slowdowns = [float(f) for f in args.slowdowns.split(",") if f]
+    try:
+        slowdowns = [float(f) for f in args.slowdowns.split(",") if f]
+    except ValueError:
+        parser.error(f"--slowdowns must be numbers above 1, comma-separated, got {args.slowdowns}")
     if any(f <= 1 for f in slowdowns):
         parser.error(f"--slowdowns must all be above 1, got {args.slowdowns}")
     if args.unchanged < 0:
         parser.error(f"--unchanged must be 0 or more, got {args.unchanged}")
-    load = None if args.load == "none" else tuple(float(x) for x in args.load.split(":"))
+    try:
+        load = None if args.load == "none" else tuple(float(x) for x in args.load.split(":"))
+    except ValueError:
+        load = ()
     if load is not None and (len(load) != 2 or min(load) <= 0):
         parser.error(f"--load must be ON:OFF seconds (both above 0) or 'none', got {args.load}")
     if args.gated and args.bench:
