@@ -1,78 +1,21 @@
-"""The suite's grid, fixed here and never read from the installed jitpi.
+"""The suite's grid: ``jitpi/suite/grid.py`` of this working tree, loaded from its file.
 
-asv discovers one grid and runs it over every commit, keying each result by its position in the
-grid. A grid built from the installed library moves when a commit inserts or removes a backend,
-and files numbers under the wrong names (a backend inserted after numpy once made numba's rows
-compare with another backend's, "PERFORMANCE INCREASED"). So the lists are written out here:
-
-- append only: a new backend, variant or n goes at the end of its list, never in between;
-- never remove: a backend jitpi drops stays, and its combinations skip ("jitpi at this commit has
-  no backend ...") on the commits that lack it, as they do on the commits before it arrived;
-- tests/test_asv_suite.py fails when the library has a backend, variant or device this grid lacks.
-
-This module imports nothing (no jitpi, no framework), so the page, the release sweep and the
-runner can read it without an environment.
+Never through ``import jitpi``: asv installs each commit's jitpi in its environment, and a grid read
+from that install would move from commit to commit (``jitpi/suite/grid.py`` says why that files
+numbers under the wrong names). This folder and that file are the working tree's, so every commit is
+run over one grid.
 """
 
 from __future__ import annotations
 
-BACKENDS = (
-    "python",
-    "numpy",
-    "numba",
-    "jax",
-    "tensorflow",
-    "torch",
-    "triton",
-    "warp",
-    "taichi",
-    "tinygrad",
-    "mlx",
-    "pypy",
-    "mojo",
-    "drjit",
-    "halide",
-    "tvm",
-)
-VARIANTS = ("naive", "native", "shared")
-NAIVE, NATIVE, SHARED = VARIANTS
-DEVICES = ("cpu", "gpu")
-PARAM_NAMES = ("backend", "variant", "device", "n")
+import importlib.util
+from pathlib import Path
 
-# n is given as a label, "1e5", rather than the int: the site then spaces the values evenly when
-# n is its x-axis (a log axis in effect; ints get a linear one, squeezing 1e5..1e9 against 1e10),
-# and the labels read better in tables and in -b patterns. ``size(label)`` is the int.
-#
-# The founding article's range of n, every second decade: overhead-bound, in between, throughput-
-# bound. Every point is a process per backend x variant (a framework import and a compile each).
-N_GRID = ("1e5", "1e7", "1e9")
-# ... and a point only a GPU reaches in reasonable time; it skips on the CPU.
-GPU_ONLY_N = ("1e10",)
-# Peak memory: the naive variant's O(n) against everyone's O(chunk) (1e8 samples are 1.6 GB of
-# float64 pairs, 1e5 are 1.6 MB, well under any framework's baseline).
-MEMORY_N = ("1e5", "1e8")
-# Accuracy: two n, each over every seed in SEEDS (at 1e6 a bias of 5e-4 in p already shows).
-ACCURACY_N = ("1e5", "1e6")
-# Cold start: compile time does not depend on n (one compile serves every n), so one small n.
-COLD_N = ("1e5",)
+_PATH = Path(__file__).resolve().parent.parent / "jitpi" / "suite" / "grid.py"
+_SPEC = importlib.util.spec_from_file_location("_jitpi_suite_grid", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None, f"the suite's grid is missing: {_PATH}"
+_GRID = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_GRID)
 
-SEED = 0  # the stream every timing and memory benchmark counts
-SEEDS = tuple(range(16))  # the fixed streams of the accuracy benchmark
-
-# The benchmarks' full names, as asv reports them (module.Class.method).
-TIME = "bench_time.CountHits.time_count_hits"
-COLD = "bench_cold.ColdStart.timeraw_first_call"
-MEMORY = "bench_memory.CountHitsMemory.peakmem_count_hits"
-ACCURACY = "bench_accuracy.Accuracy.track_rms_z"
-
-
-def size(label: str) -> int:
-    """The number of samples a label such as "1e7" stands for."""
-    mantissa, _, exponent = label.partition("e")
-    return int(mantissa) * 10 ** int(exponent or 0)
-
-
-def key(benchmark: str, backend: str, variant: str, device: str, n: str) -> str:
-    """One combination as asv names it, ``name('numba', 'shared', 'cpu', '1e9')``: the form
-    ``asv run -b`` matches, ``asv compare`` prints and tools/gate.py reports."""
-    return f"{benchmark}({backend!r}, {variant!r}, {device!r}, {n!r})"
+__all__ = list(_GRID.__all__)
+globals().update({name: getattr(_GRID, name) for name in __all__})

@@ -44,7 +44,7 @@ def copy_with_toy(copy: Path, *, in_grid: bool) -> Path:
     assert source.count(end_of_registry) == 1, "the REGISTRY tuple's end moved: update this test"
     registry.write_text(source.replace(end_of_registry, "\n" + line.rstrip("\n") + end_of_registry), "utf-8")
     if in_grid:
-        grid = copy / "benchmarks" / "grid.py"
+        grid = copy / "jitpi" / "suite" / "grid.py"
         source = grid.read_text(encoding="utf-8")
         end_of_backends = "\n)\nVARIANTS = "
         assert source.count(end_of_backends) == 1, "the grid's BACKENDS end moved: update this test"
@@ -92,7 +92,7 @@ def test_without_the_grid_step_the_suites_coverage_guard_fails(tmp_path):
     without = copy_with_toy(tmp_path / "without-grid", in_grid=False)
     done = run(without, *GUARD)
     assert done.returncode == 1, done.stdout[-3000:]
-    assert "['toy'] that benchmarks/grid.py lacks" in done.stdout, done.stdout[-3000:]
+    assert "['toy'] that jitpi/suite/grid.py lacks" in done.stdout, done.stdout[-3000:]
 
 
 def test_with_the_grid_step_the_guard_passes(tree):

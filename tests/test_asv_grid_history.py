@@ -2,7 +2,7 @@
 
 asv discovers one parameter grid and files each commit's numbers by their position in it, so a grid
 that moved with the installed jitpi filed one backend's numbers under another's name. The suite's
-grid is fixed (benchmarks/grid.py); this runs real asv over real commits to show that it holds.
+grid is fixed (jitpi/suite/grid.py); this runs real asv over real commits to show that it holds.
 
 A throwaway git repository holds four commits:
 
@@ -20,7 +20,7 @@ every commit. The environment is the project's config with a numpy-only matrix (
 cache reused), so of those python and numpy run and numba and mojo skip as not installed. The tests
 then read asv's stored results and its per-combination output (``--show-stderr``):
 
-- every result file's grid is benchmarks/grid.py's;
+- every result file's grid is jitpi/suite/grid.py's;
 - where the label's backend is present at that commit and installed, the accuracy value equals
   the RMS of z over the suite's seeds computed here, directly, and the time is a positive number;
 - elsewhere the value is NaN (skipped), with the right reason: "jitpi at this commit has no
@@ -278,7 +278,7 @@ def test_every_commit_files_its_numbers_under_the_fixed_grid(history):
         for name, params in history.grids[commit.hash].items():
             labels = tuple(tuple(ast.literal_eval(value) for value in axis) for axis in params)
             expected = (grid.BACKENDS, grid.VARIANTS, grid.DEVICES, ns[name])
-            assert labels == expected, f"{commit.name}: {name}'s grid is not benchmarks/grid.py's"
+            assert labels == expected, f"{commit.name}: {name}'s grid is not jitpi/suite/grid.py's"
 
 
 def test_every_value_belongs_to_its_label(history):
@@ -365,7 +365,7 @@ print(json.dumps({bench.name: bench._params for bench in disc_benchmarks(sys.arg
 
 def test_the_suites_grid_does_not_move_when_the_library_inserts_a_backend():
     """What the history above depends on, without asv: discovered with a jitpi whose registry has a
-    backend inserted after numpy, the suite's parameters are still benchmarks/grid.py's, so numba's
+    backend inserted after numpy, the suite's parameters are still jitpi/suite/grid.py's, so numba's
     combinations keep their positions (a grid read from the library would move each one place on,
     and file the inserted backend's numbers under numba's label)."""
     pytest.importorskip("asv_runner")

@@ -81,7 +81,7 @@ def test_params_are_the_fixed_grid(benchmarks, common):
         assert len(bench.params) == len(bench.param_names), name
         assert tuple(bench.param_names) == grid.PARAM_NAMES, name
         backends, variants, devices, ns = bench._params  # unrepr'd values
-        assert tuple(backends) == grid.BACKENDS, f"{name}: the backend list must be benchmarks/grid.py's"
+        assert tuple(backends) == grid.BACKENDS, f"{name}: the backend list must be jitpi/suite/grid.py's"
         assert tuple(variants) == grid.VARIANTS, name
         assert tuple(devices) == grid.DEVICES, name
         assert ns and all(isinstance(n, str) and re.fullmatch(r"[1-9]e\d+", n) for n in ns), name
@@ -91,7 +91,7 @@ def test_params_are_the_fixed_grid(benchmarks, common):
 
 def test_the_grid_covers_the_library():
     """numpy's coverage guard: a backend, variant or device the library has and the suite's fixed
-    grid lacks fails here (append it to benchmarks/grid.py: never insert, never remove)."""
+    grid lacks fails here (append it to jitpi/suite/grid.py: never insert, never remove)."""
     from benchmarks import grid
 
     for what, library, suite in (
@@ -100,21 +100,25 @@ def test_the_grid_covers_the_library():
         ("device", jitpi.DEVICES, grid.DEVICES),
     ):
         missing = [value for value in library if value not in suite]
-        assert not missing, f"jitpi has the {what}s {missing} that benchmarks/grid.py lacks: append them"
+        assert not missing, f"jitpi has the {what}s {missing} that jitpi/suite/grid.py lacks: append them"
     assert len(set(grid.BACKENDS)) == len(grid.BACKENDS)
 
 
 def test_the_grid_does_not_read_the_installed_library():
-    """Imported alone, the grid imports nothing: no jitpi, no framework."""
+    """Imported alone, the suite's grid imports nothing: no jitpi, no framework; it is the working
+    tree's file, not the installed jitpi's."""
     script = (
         "import json, sys\n"
         "before = set(sys.modules)\n"
         "import benchmarks.grid\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+        "print(benchmarks.grid._GRID.__file__)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == ["benchmarks", "benchmarks.grid"]
+    imported, path = done.stdout.splitlines()
+    assert json.loads(imported) == ["benchmarks", "benchmarks.grid"]
+    assert Path(path) == ROOT / "jitpi" / "suite" / "grid.py"
 
 
 def test_a_combination_the_library_lacks_skips_with_the_reason(common, monkeypatch):

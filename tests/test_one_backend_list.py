@@ -1,6 +1,6 @@
 """One source for the backend list: nothing outside the registry and a backend's own files names
 backends in a list, so that adding a backend is one module, one registry line and one extra; and
-the one exception, the asv suite's grid (benchmarks/grid.py), written out because asv keys results
+the one exception, the asv suite's grid (jitpi/suite/grid.py), written out because asv keys results
 by position and must never follow the installed library, is held to the library by a guard test
 (tests/test_asv_suite.py)."""
 
@@ -18,7 +18,7 @@ SCANNED = ("jitpi", "benchmarks", "tools", "tests")
 def _own_files(path: Path) -> bool:
     """The registry, and files that belong to one backend (its module, tests and helpers)."""
     relative = path.relative_to(ROOT).as_posix()
-    if relative in ("jitpi/registry.py", "benchmarks/grid.py") or relative.startswith("jitpi/backends/"):
+    if relative in ("jitpi/registry.py", "jitpi/suite/grid.py") or relative.startswith("jitpi/backends/"):
         return True
     return any(f"_{name}" in path.stem or path.stem == name for name in jitpi.BACKENDS)
 
