@@ -8,7 +8,7 @@ throughput divided by its rate (the comparison page's "× yardstick") takes out 
 (not all: a one-thread count and a multi-threaded kernel need not slow down alike; nor a GPU's).
 
 It imports nothing from jitpi and nothing from ``benchmarks.common`` (which import jitpi), only
-numpy and the standard library: a jitpi commit can change neither the code timed nor how it is set
+numpy, the standard library and the suite's grid file (its sample count and version live there): a jitpi commit can change neither the code timed nor how it is set
 up. Its speed still depends on numpy's release, which asv.conf.json's matrix pins.
 
 The work: ``SAMPLES`` points (x, y) of numpy's PCG64 from a fixed seed, drawn in fixed chunks into
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLES = 4 * 10**7
-"""Points counted by one call: its rate is SAMPLES / its time (jitpi/site.py shows it)."""
+from .grid import YARDSTICK_SAMPLES, YARDSTICK_VERSION
+
+SAMPLES = YARDSTICK_SAMPLES
+"""Points counted by one call: its rate is SAMPLES / its time (the page shows it)."""
 SEED = 20240501
 CHUNK = 1 << 18
 """Points drawn at a time (2**18 pairs: a 4 MB buffer of uniforms)."""
@@ -59,7 +61,7 @@ class Yardstick:
     then 5 to 15 calls a round, up to 4 s, so that the median of asv's rounds rests on 10 or more.
     """
 
-    version = "1"
+    version = YARDSTICK_VERSION
     number = 1
     warmup_time = 0.3
     repeat = (5, 15, 4.0)

@@ -59,6 +59,28 @@ def rms(values: Iterable[float]) -> float:
     return math.sqrt(sum(v * v for v in data) / len(data))
 
 
+def rms_z_band(seeds: int, coverage: float = 0.99) -> tuple[float, float]:
+    """Where the RMS of ``seeds`` z-scores of a correct estimator falls with probability ``coverage``,
+    equal tails: seeds * RMS**2 is chi-square with ``seeds`` degrees of freedom (0.57-1.46 for 16
+    seeds at 99%)."""
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive int, got {seeds!r}")
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be between 0 and 1 (exclusive), got {coverage!r}")
+    tail = (1.0 - coverage) / 2.0
+
+    def quantile(upper_tail: float) -> float:
+        low, high = 0.0, 1.0
+        while chi2_sf(high, seeds) > upper_tail:
+            high *= 2.0
+        for _ in range(200):
+            middle = (low + high) / 2.0
+            low, high = (middle, high) if chi2_sf(middle, seeds) > upper_tail else (low, middle)
+        return (low + high) / 2.0
+
+    return math.sqrt(quantile(1.0 - tail) / seeds), math.sqrt(quantile(tail) / seeds)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One Monte Carlo estimate of pi: the exact hit count and the statistics derived from it.

@@ -35,6 +35,9 @@ __all__ = [
     "COLD",
     "MEMORY",
     "ACCURACY",
+    "YARDSTICK",
+    "YARDSTICK_SAMPLES",
+    "YARDSTICK_VERSION",
     "size",
     "key",
 ]
@@ -87,6 +90,12 @@ TIME = "bench_time.CountHits.time_count_hits"
 COLD = "bench_cold.ColdStart.timeraw_first_call"
 MEMORY = "bench_memory.CountHitsMemory.peakmem_count_hits"
 ACCURACY = "bench_accuracy.Accuracy.track_rms_z"
+# The machine's yardstick (benchmarks/bench_yardstick.py): not parametrised, so asv's key is the
+# bare name; a count of YARDSTICK_SAMPLES points, YARDSTICK_VERSION its asv version (results of
+# another workload are not compared with it).
+YARDSTICK = "bench_yardstick.Yardstick.time_quarter_circle"
+YARDSTICK_SAMPLES = 4 * 10**7
+YARDSTICK_VERSION = "1"
 
 
 def size(label: str) -> int:
