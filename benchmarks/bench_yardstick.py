@@ -9,7 +9,8 @@ throughput divided by its rate (the comparison page's "× yardstick") takes out 
 
 It imports nothing from jitpi and nothing from ``benchmarks.common`` (which import jitpi), only
 numpy, the standard library and the suite's grid file (which holds its sample count and version):
-a jitpi commit can change neither the code timed nor how it is set up. Its speed still depends on numpy's release, which asv.conf.json's matrix pins.
+a jitpi commit can change neither the code timed nor how it is set up. Its speed still depends on
+numpy's release, which asv.conf.json's matrix pins.
 
 The work: ``SAMPLES`` points (x, y) of numpy's PCG64 from a fixed seed, drawn in fixed chunks into
 buffers allocated once a call (memory O(CHUNK), ~6 MB), counting those with x² + y² < 1. One thread
