@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
+from jitpi.results import Key, Kind, Results, from_sweep
 from jitpi.stats import standard_error
 
 CONFIDENCE = 0.95
@@ -103,6 +104,10 @@ class Curve:
         return f"{self.backend} ({self.variant}, {self.device})"
 
     @property
+    def key(self) -> Key:
+        return (self.backend, self.variant, self.device)
+
+    @property
     def has_cold(self) -> bool:
         return bool(self.startup_s)
 
@@ -157,37 +162,35 @@ def _median(values: Sequence[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
-def curves_from_sweeps(files: Sequence[dict[str, Any]]) -> list[Curve]:
-    """The curves of ``jitpi run --json`` results: the first file that measured a (backend, variant,
-    device) gives its points; every file's cold start of it (import_s + first_call_s at that file's
-    first n, empty JIT caches) adds a sample of what a cold process pays, moved to the curve's first
-    n by the warm calls each file measured at its own first n."""
-    from jitpi.sweep.results import upgrade
-
-    points: dict[tuple[str, str, str], tuple[Point, ...]] = {}
-    overheads: dict[tuple[str, str, str], list[float]] = {}
-    for data in files:
-        grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        for row in upgrade(data).get("rows", []):
-            if row.get("status") == "ok" and row.get("median_s"):
-                grouped.setdefault((row["backend"], row["variant"], row["device"]), []).append(row)
-        for key, rows in grouped.items():
-            rows.sort(key=lambda row: row["n"])
-            points.setdefault(key, tuple(Point(r["n"], r["median_s"], r.get("iqr_s") or 0.0) for r in rows))
-            first = rows[0]
-            if first.get("first_call_s") is not None:
-                cold = (first.get("import_s") or 0.0) + first["first_call_s"]
-                overheads.setdefault(key, []).append(cold - first["median_s"])
-    curves = []
+def curves(*runs: Results) -> list[Curve]:
+    """The curves of one or more runs: the first run that measured a (backend, variant, device)
+    gives its warm points; every run's cold start of it adds what a cold process pays over a warm
+    call at the cold start's n (its samples, each less that run's warm call there), and the curve
+    starts at that n."""
+    points: dict[Key, tuple[Point, ...]] = {}
+    overheads: dict[Key, list[float]] = {}
+    cold_n: dict[Key, int] = {}
+    for run in runs:
+        times = run.series(Kind.TIME)
+        colds = run.series(Kind.COLD)
+        for key, by_n in times.items():
+            points.setdefault(key, tuple(Point(n, m.value, m.iqr or 0.0) for n, m in by_n.items()))
+            if key not in colds:
+                continue
+            n, cold = min(colds[key].items())
+            if n not in by_n:
+                continue
+            cold_n.setdefault(key, n)
+            samples = cold.samples or (cold.value,)
+            overheads.setdefault(key, []).extend(sample - by_n[n].value for sample in samples)
+    found = []
     for key, measured in points.items():
+        start = cold_n.get(key)
+        if start is not None:
+            measured = tuple(point for point in measured if point.n >= start)
         startup = tuple(overhead + measured[0].median_s for overhead in overheads.get(key, ()))
-        curves.append(Curve(*key, measured, startup))
-    return curves
-
-
-def curves_from_sweep(data: dict[str, Any]) -> list[Curve]:
-    """The curves of one ``jitpi run --json`` results file (``curves_from_sweeps`` of one)."""
-    return curves_from_sweeps([data])
+        found.append(Curve(*key, measured, startup))
+    return found
 
 
 # --- what the curves answer ----------------------------------------------------------------------
@@ -304,8 +307,10 @@ def check_cold(curve: Curve, digits: float, confidence: float = CONFIDENCE, *, s
             reasons.append(event.get("reason", ""))
 
     outcome = run_worker(spec, on_event, cold_cache=True)
-    row = rows[0] if rows else None
-    if row is None or row.get("status") != "ok" or row.get("first_call_s") is None:
-        why = (row or {}).get("message") or "; ".join(reasons) or outcome.stderr_tail[-300:] or "no row"
+    run = from_sweep({"rows": rows})
+    cold = run.series(Kind.COLD).get(curve.key, {}).get(n)
+    if cold is None:
+        failed = [m.message for m in run.measurements if m.message]
+        why = "; ".join(failed + reasons) or outcome.stderr_tail[-300:] or "no row"
         return Check(curve, digits, n, model, None, why)
-    return Check(curve, digits, n, model, (row.get("import_s") or 0.0) + row["first_call_s"])
+    return Check(curve, digits, n, model, cold.value)
