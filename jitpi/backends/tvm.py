@@ -2,14 +2,11 @@
 the host CPU through TVM's own LLVM (``T.parallel`` on TVM's thread pool) or for CUDA
 (``T.thread_binding``).
 
-``shared`` is Philox4x32-10 built from ``jitpi.philox.rounds``: TVMScript's parser evaluates a call
-to a plain Python function at parse time, so the rounds unroll into the kernel's TIR, each 32 x 32 ->
-64-bit product bound to a variable of its own (``T.bind``). ``native`` is SplitMix64 by position
-(the stream of numba's and taichi's native variants: TVM has no random generator for TIR kernels);
-``naive`` fills whole float32 arrays with TVM's own generator (``tvm.contrib.random.uniform``,
-a Mersenne Twister in TVM's runtime), as the founding article does, and counts them in TIR.
-n, start and the seed are run-time arguments: one compile per variant and device serves every call.
-Design notes, measurements and the generated code: docs/backends/tvm.md.
+``shared`` is Philox4x32-10 from ``jitpi.philox.rounds``, which TVMScript's parser runs at parse time,
+so the rounds unroll into the kernel's TIR. ``native`` is SplitMix64 by position (numba's and taichi's
+native stream: TVM has no random generator for TIR kernels); ``naive`` fills whole float32 arrays with
+TVM's own generator (``tvm.contrib.random.uniform``) and counts them in TIR. n, start and the seed are
+run-time arguments: one compile per variant and device. Design notes: docs/backends/tvm.md.
 """
 
 # No ``from __future__ import annotations``: the kernels' annotations (T.int64, T.Buffer) are TVMScript.
@@ -48,11 +45,8 @@ _lock = threading.RLock()
 
 
 # ---------------------------------------------------------------------------------------------
-# Threads. TVM's pool sizes itself from TVM_NUM_THREADS (else OMP_NUM_THREADS, else half of
-# std::thread::hardware_concurrency() on x86-64, "ignoring hyper-threading": one thread on a 2-core
-# machine), and by default pins its workers and the calling thread to cores. In a process that
-# hosts other frameworks the pinning would confine the Python thread (and every thread it starts
-# later) to the cores TVM chose, so it is off unless the user asks for it.
+# Threads. TVM's pool would take half the hardware threads on x86-64 and pin the calling thread to
+# cores; jitpi sizes it to every core and leaves pinning off (docs/backends/tvm.md, "Threads").
 
 _USER_THREADS = os.environ.get("TVM_NUM_THREADS")
 os.environ.setdefault("TVM_BIND_THREADS", "0")
@@ -68,12 +62,8 @@ def _threads() -> int:
 
 
 def _use_threads() -> int:
-    """Size TVM's pool for this call; returns the thread count.
-
-    TVM reads TVM_NUM_THREADS at every parallel launch and makes its pool (one per launching
-    thread) at the first, with that many workers; a later, smaller count is set on the pool through
-    ``runtime.config_threadpool``.
-    """
+    """Size TVM's pool for this call (TVM reads TVM_NUM_THREADS when it makes the pool, at the first
+    launch; a later count goes through ``runtime.config_threadpool``); returns the thread count."""
     threads = _threads()
     if os.environ.get("TVM_NUM_THREADS") != str(threads):
         os.environ["TVM_NUM_THREADS"] = str(threads)
@@ -98,22 +88,15 @@ def _u64(value: int):
 
 
 def _kept(value):
-    """``value`` (a uint64), unchanged, through an LLVM identity TVM cannot see through.
-
-    TVM's statement simplifier substitutes every pure bound value into each later use, which turns
-    the ten rounds back into a tree that doubles with every round (18 KB of TIR become 611 KB, and
-    TVM's passes over it took most of the shared variant's compile time) until CSE folds it again.
-    ``call_llvm_intrin`` is opaque to TVM, so the binding stays; LLVM folds a funnel shift by 0 of a
-    value with itself, ``fshl(x, x, 0)``, to ``x``. CPU (LLVM) kernels only.
-    """
+    """``value`` (a uint64), unchanged, through ``fshl(x, x, 0)``: opaque to TVM, whose simplifier
+    would otherwise substitute every bound product back into a tree that doubles with each round
+    (docs/backends/tvm.md); LLVM folds it to ``x``. CPU (LLVM) kernels only."""
     return T.call_llvm_intrin("uint64", "llvm.fshl.i64", value, value, _u64(0))
 
 
 def _mulhilo_lanes(word, multiplier: int):
-    """(high, low) of a 32-bit word (the low half of a uint64 lane) times a 32-bit constant; only the
-    low 32 bits of ``low`` are the product's. The product is bound once (and kept bound through
-    lowering, ``_kept``): without the binding, the ten rounds would form an expression tree that
-    doubles with every round."""
+    """(high, low) of a 32-bit word (the low half of a uint64 lane) times a 32-bit constant (only the
+    low 32 bits of ``low`` are the product's); the product is bound once, and kept bound."""
     product = T.bind(_kept((word & _u64(_MASK32)) * _u64(multiplier)))
     return product >> _u64(32), product
 
@@ -144,13 +127,9 @@ def _philox_words(c0, c1, c2, c3, k0, k1):
 
 
 def _as_signed(word):
-    """The low 32 bits of a word as a signed integer, held as a 64-bit two's-complement uint64.
-
-    The inside test squares these in uint64: (2**64 - |x|)**2 = x**2 (mod 2**64) and x**2 <= 2**62,
-    so the squares are exact, ``2**62 - y*y`` never goes below 0, and TVM's simplifier, which
-    rewrites ``a < c - b`` into ``a + b < c`` for signed integers (overflowing int64 at
-    x = y = -2**31), has nothing to overflow: the sum is at most 2**63 < 2**64.
-    """
+    """The low 32 bits of a word as a signed integer, held as a two's-complement uint64: squared in
+    uint64 the test is exact, and TVM's rewrite of ``a < c - b`` into ``a + b < c`` cannot overflow
+    (docs/backends/tvm.md, "The exact inside test")."""
     return word.astype("int32").astype("int64").astype("uint64")
 
 
@@ -161,8 +140,7 @@ def _inside(x_word, y_word):
 
 def _inside_unit_square(x, y):
     """The article's test on two float32 values, compared in float64 (1 or 0, as int64)."""
-    x64 = x.astype("float64")
-    y64 = y.astype("float64")
+    x64, y64 = x.astype("float64"), y.astype("float64")
     return (x64 * x64 + y64 * y64 < T.float64(1.0)).astype("int64")
 
 
@@ -173,130 +151,91 @@ def _splitmix64_mix(z):
     return z ^ (z >> _u64(31))
 
 
-def _native_word(key, index):
-    """Sample ``index``'s SplitMix64 word: mix(key + (index + 1) * GAMMA), key = splitmix64(seed)."""
-    return _splitmix64_mix(key.astype("uint64") + (index + 1).astype("uint64") * _u64(philox.SPLITMIX_GAMMA))
-
-
-def _native_hit(key, index):
-    """1 if sample ``index`` of the native stream is inside: x is its word's low half, y its high."""
-    word = T.bind(_native_word(key, index))
+def _native_hit(index, key, *_):
+    """1 if sample ``index`` of native stream ``key`` (splitmix64(seed)) is inside: its word is
+    mix(key + (index + 1) * GAMMA), x the word's low half, y its high (``_``: the kernels' signature)."""
+    position = (index + 1).astype("uint64") * _u64(philox.SPLITMIX_GAMMA)
+    word = T.bind(_splitmix64_mix(key.astype("uint64") + position))
     return _inside(word, word >> _u64(32))
 
 
-def _block_words_lanes(block, k0, k1):
-    """The four Philox words of block ``block`` (int64; counter (block mod 2**32, block div 2**32,
-    0, 0), key (k0, k1) as int64), with the CPU's round function."""
+def _block_hits_lanes(block, k0, k1, opaque_zero, take_even=1, take_odd=1):
+    """Hits of the even and (or) the odd sample of Philox block ``block`` (counter (block mod 2**32,
+    block div 2**32, 0, 0), key (k0, k1)) with the CPU's round function, as one int64 expression.
+    ``opaque_zero`` is 0 at run time: xored into the y words, it keeps LLVM from folding the sign
+    extension of a product's low half into a 64-bit multiply (``vpmullq``), as in numba's kernel."""
     counter = block.astype("uint64")
-    return _philox_lanes(
+    w0, w1, w2, w3 = _philox_lanes(
         counter, counter >> _u64(32), _u64(0), _u64(0), k0.astype("uint64"), k1.astype("uint64")
     )
-
-
-def _block_hits_lanes(block, k0, k1, opaque_zero, take_even=1, take_odd=1):
-    """Hits of the even and (or) the odd sample of one Philox block, as one int64 expression.
-
-    ``opaque_zero`` is 0 at run time: xored into the y words, it keeps LLVM from folding the sign
-    extension of a product's low half into a 64-bit multiply (``vpmullq``), as in numba's kernel.
-    """
-    w0, w1, w2, w3 = _block_words_lanes(block, k0, k1)
     zero = opaque_zero.astype("uint64")
     return _inside(w0, w1 ^ zero) * take_even + _inside(w2, w3 ^ zero) * take_odd
 
 
-def _block_hits_words(block, k0, k1, take_even, take_odd):
-    """The same with the GPU's round function (uint32 words); the masks are boolean expressions."""
+def _block_hits_words(unit, k0, k1, first, last):
+    """The hits of Philox block ``unit`` that lie in samples [first, last), with the GPU's round
+    function (uint32 words)."""
+    block = T.bind(unit)
+    take_even, take_odd = block * 2 >= first, block * 2 + 1 < last
     counter = block.astype("uint64")
-    w0, w1, w2, w3 = _philox_words(
-        counter.astype("uint32"),
-        (counter >> _u64(32)).astype("uint32"),
-        T.uint32(0),
-        T.uint32(0),
-        k0.astype("uint32"),
-        k1.astype("uint32"),
-    )
+    low, high, key0, key1 = (word.astype("uint32") for word in (counter, counter >> _u64(32), k0, k1))
+    w0, w1, w2, w3 = _philox_words(low, high, T.uint32(0), T.uint32(0), key0, key1)
     zero = T.int64(0)
     return T.if_then_else(take_even, _inside(w0, w1), zero) + T.if_then_else(take_odd, _inside(w2, w3), zero)
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels (TVMScript). Every offset, count and sum is int64; the parallel index is int32 (at most
-# GROUPS_PER_LAUNCH). Seeds and keys arrive as int64 (TVM's calling convention passes Python ints
-# as int64) and are reinterpreted as uint64 inside.
-#
-# Inside a CPU loop nothing is assigned with ``x = ...``: TVMScript 0.27 makes every such name a
-# one-element buffer, which TVM's lowering allocates with TVMBackendAllocWorkspace inside a parallel
-# loop, and its loads and stores keep LLVM from vectorising the loop (the code stays scalar). Values
-# are bound with ``T.bind`` (an immutable variable, a register) or stay expressions, and each parallel
-# index sums into its own slot of ``partial``, which LLVM keeps in a register across the loop.
+# Kernels (TVMScript). Every offset, count and sum is int64; seeds and keys arrive as int64 (how TVM
+# passes Python ints), read as uint64 inside. Nothing is assigned with ``x = ...`` inside a CPU loop
+# (TVMScript makes such a name a one-element buffer, which keeps LLVM from vectorising): values are
+# ``T.bind`` variables or expressions, and each parallel index sums into its own slot of ``partial``.
+# The counting kernels of a device share one shape and signature: a factory builds each from the
+# stream's ``hit`` of one unit (a Philox block, or a sample) and its int64 arguments a0, a1 (a2 on the
+# CPU): shared's key words (and a run-time zero), native's key (then zeros).
 
 
-def _shared_kernels() -> dict:
-    """The shared variant's CPU module: the parallel kernel over whole blocks, and the edge kernel."""
+def _parallel_kernel(hit):
+    """A CPU kernel: parallel index g counts the units [first + g * per, + per) below ``end`` with
+    ``hit(unit, a0, a1, a2)`` into ``partial[g]``."""
 
-    # Hits of both samples of every Philox block in [first_block, end_block): parallel index g
-    # counts blocks [first_block + g * per, + per) into partial[g]. No masks in the loop: the host
-    # passes whole blocks and counts a range's odd edges with ``shared_edge``.
     @T.prim_func
-    def shared_blocks(
-        first_block: T.int64,
-        end_block: T.int64,
-        per: T.int64,
-        groups: T.int32,
-        k0: T.int64,
-        k1: T.int64,
-        opaque_zero: T.int64,
-        partial: T.Buffer((GROUPS_PER_LAUNCH,), "int64"),
-    ):
-        for g in T.parallel(groups):
-            base = T.bind(first_block + g.astype("int64") * per)
-            partial[g] = T.int64(0)
-            for i in range(T.min(per, end_block - base)):
-                partial[g] = partial[g] + _block_hits_lanes(base + i, k0, k1, opaque_zero)
-
-    # Hits of the chosen samples (even: 2 * block, odd: 2 * block + 1) of one Philox block.
-    @T.prim_func
-    def shared_edge(
-        block: T.int64,
-        take_even: T.int64,
-        take_odd: T.int64,
-        k0: T.int64,
-        k1: T.int64,
-        out: T.Buffer((1,), "int64"),
-    ):
-        out[0] = _block_hits_lanes(block, k0, k1, T.int64(0), take_even, take_odd)
-
-    return {"shared_blocks": shared_blocks, "shared_edge": shared_edge}
-
-
-def _native_kernels() -> dict:
-    """The native variant's CPU module."""
-
-    # Hits of samples [first, end) of SplitMix64 stream ``key``: x is a word's low half, y its high.
-    @T.prim_func
-    def native_samples(
+    def kernel(
         first: T.int64,
         end: T.int64,
         per: T.int64,
         groups: T.int32,
-        key: T.int64,
+        a0: T.int64,
+        a1: T.int64,
+        a2: T.int64,
         partial: T.Buffer((GROUPS_PER_LAUNCH,), "int64"),
     ):
         for g in T.parallel(groups):
             base = T.bind(first + g.astype("int64") * per)
             partial[g] = T.int64(0)
             for i in range(T.min(per, end - base)):
-                partial[g] = partial[g] + _native_hit(key, base + i)
+                partial[g] = partial[g] + hit(base + i, a0, a1, a2)
 
-    return {"native_samples": native_samples}
+    return kernel
 
 
-def _naive_kernels() -> dict:
-    """The naive variant's CPU module (the count; TVM's generator fills the arrays)."""
+def _shared_edge():
+    """Hits of the chosen samples (even: 2 * block, odd: 2 * block + 1) of one Philox block: the odd
+    edges of a range, which the parallel kernel (whole blocks, no masks) leaves out."""
 
-    # The article's count over whole arrays: row 0 holds n x, row 1 n y (float32, compared in float64).
     @T.prim_func
-    def naive_count(xy_handle: T.handle, groups: T.int32, partial: T.Buffer((GROUPS_PER_LAUNCH,), "int64")):
+    def kernel(
+        block: T.int64, even: T.int64, odd: T.int64, k0: T.int64, k1: T.int64, out: T.Buffer((1,), "int64")
+    ):
+        out[0] = _block_hits_lanes(block, k0, k1, T.int64(0), even, odd)
+
+    return kernel
+
+
+def _naive_count():
+    """The article's count over whole arrays: row 0 holds n x, row 1 n y (float32, compared in float64)."""
+
+    @T.prim_func
+    def kernel(xy_handle: T.handle, groups: T.int32, partial: T.Buffer((GROUPS_PER_LAUNCH,), "int64")):
         n = T.int64()
         xy = T.match_buffer(xy_handle, (2, n), "float32")
         per = T.bind((n + groups.astype("int64") - 1) // groups.astype("int64"))
@@ -306,96 +245,79 @@ def _naive_kernels() -> dict:
             for i in range(T.max(T.min(per, n - base), T.int64(0))):
                 partial[g] = partial[g] + _inside_unit_square(xy[0, base + i], xy[1, base + i])
 
-    return {"naive_count": naive_count}
+    return kernel
 
 
-def _words_kernels() -> dict:
-    """The test hook's module: both round functions on raw counters."""
+def _store_both_forms(counters, i, k0, k1, out):
+    """Row i of ``counters`` through both round functions: the CPU's form into out[0, i], the GPU's
+    into out[1, i] (``T.buffer_store`` adds each store to the kernel at the point of the call)."""
+    row = [counters[i, w] for w in range(4)]
+    key = [k.astype("uint64") & _u64(_MASK32) for k in (k0, k1)]
+    lanes = _philox_lanes(*(word.astype("uint64") for word in row), *key)
+    words = _philox_words(*row, k0.astype("uint32"), k1.astype("uint32"))
+    for form, result in enumerate((lanes, words)):
+        for w in range(4):
+            T.buffer_store(out, result[w].astype("uint32"), [form, i, w])
 
-    # Both round functions on raw counters (row i of ``counters``): the CPU's form into out[0, i],
-    # the GPU's into out[1, i].
+
+def _philox_words_both():
+    """The test hook's kernel: both round functions on raw counters."""
+
     @T.prim_func
-    def philox_words_both(counters_handle: T.handle, k0: T.int64, k1: T.int64, out_handle: T.handle):
+    def kernel(counters_handle: T.handle, k0: T.int64, k1: T.int64, out_handle: T.handle):
         m = T.int64()
         counters = T.match_buffer(counters_handle, (m, 4), "uint32")
         out = T.match_buffer(out_handle, (2, m, 4), "uint32")
         for i in range(m):
-            lanes = _philox_lanes(
-                counters[i, 0].astype("uint64"),
-                counters[i, 1].astype("uint64"),
-                counters[i, 2].astype("uint64"),
-                counters[i, 3].astype("uint64"),
-                k0.astype("uint64") & _u64(_MASK32),
-                k1.astype("uint64") & _u64(_MASK32),
-            )
-            words = _philox_words(
-                counters[i, 0],
-                counters[i, 1],
-                counters[i, 2],
-                counters[i, 3],
-                k0.astype("uint32"),
-                k1.astype("uint32"),
-            )
-            out[0, i, 0] = lanes[0].astype("uint32")
-            out[0, i, 1] = lanes[1].astype("uint32")
-            out[0, i, 2] = lanes[2].astype("uint32")
-            out[0, i, 3] = lanes[3].astype("uint32")
-            out[1, i, 0] = words[0]
-            out[1, i, 1] = words[1]
-            out[1, i, 2] = words[2]
-            out[1, i, 3] = words[3]
+            _store_both_forms(counters, i, k0, k1, out)
 
-    return {"philox_words_both": philox_words_both}
+    return kernel
 
 
-def _gpu_kernels(simulated: bool):
-    """The GPU's kernels: a grid of ``T.thread_binding`` loops, each thread striding over the range
-    and adding its hits to its own int64 slot (so launches accumulate until the host reads them).
-    ``simulated``: the same kernels with serial loops over a small grid, for the CPU (tests)."""
+CPU_MODULES = {
+    "shared": lambda: {"shared_blocks": _parallel_kernel(_block_hits_lanes), "shared_edge": _shared_edge()},
+    "native": lambda: {"native_samples": _parallel_kernel(_native_hit)},
+    "naive": lambda: {"naive_count": _naive_count()},
+    "words": lambda: {"philox_words_both": _philox_words_both()},
+}
+"""What each CPU compile builds (one module per variant, and the test hook's): the kernels' TVMScript."""
+
+
+GPU_STREAMS = {
+    "shared": (lambda first: first // 2, lambda last: (last + 1) // 2, _block_hits_words),
+    "native": (lambda first: first, lambda last: last, _native_hit),
+}
+"""Per variant, for the GPU's kernel: the first unit of samples [first, last), the end of its units,
+and the hits of one unit, ``hit(unit, a0, a1, first, last)``."""
+
+
+def _gpu_kernel(variant: str, simulated: bool):
+    """The GPU's kernel of ``variant``: a grid of ``T.thread_binding`` loops, each thread striding over
+    the range's units and adding its hits to its own int64 slot (so launches accumulate until the host
+    reads them). ``simulated``: the same kernel with serial loops over a small grid, for the CPU."""
     blocks, threads = SIMULATED_GRID if simulated else (GPU_BLOCKS, GPU_THREADS)
+    stride = blocks * threads
+    first_unit, end_unit, hit = GPU_STREAMS[variant]
 
     def grid(extent: int, thread: str):
         return T.serial(extent) if simulated else T.thread_binding(extent, thread=thread)
 
-    # Hits of samples [first, last): the blocks first // 2 .. (last + 1) // 2, each sample masked.
     @T.prim_func
-    def shared_gpu(
-        first: T.int64,
-        last: T.int64,
-        k0: T.int64,
-        k1: T.int64,
-        partial: T.Buffer((blocks * threads,), "int64"),
+    def kernel(
+        first: T.int64, last: T.int64, a0: T.int64, a1: T.int64, partial: T.Buffer((stride,), "int64")
     ):
         for bx in grid(blocks, "blockIdx.x"):
             for tx in grid(threads, "threadIdx.x"):
                 thread = T.bind(bx.astype("int64") * threads + tx.astype("int64"))
-                first_block = T.bind(first // 2)
-                todo = T.bind((last + 1) // 2 - first_block - thread)
+                unit = T.bind(first_unit(first))
+                todo = T.bind(end_unit(last) - unit - thread)
                 hits = T.alloc_buffer((1,), "int64", scope="local")
                 hits[0] = partial[thread]
-                for j in range((todo + blocks * threads - 1) // (blocks * threads)):
-                    block = T.bind(first_block + thread + j * (blocks * threads))
-                    hits[0] = hits[0] + _block_hits_words(
-                        block, k0, k1, block * 2 >= first, block * 2 + 1 < last
-                    )
+                for j in range((todo + stride - 1) // stride):
+                    hits[0] = hits[0] + hit(unit + thread + j * stride, a0, a1, first, last)
                 partial[thread] = hits[0]
 
-    # Hits of samples [first, last) of the SplitMix64 stream, grid-stride over samples.
-    @T.prim_func
-    def native_gpu(
-        first: T.int64, last: T.int64, key: T.int64, partial: T.Buffer((blocks * threads,), "int64")
-    ):
-        for bx in grid(blocks, "blockIdx.x"):
-            for tx in grid(threads, "threadIdx.x"):
-                thread = T.bind(bx.astype("int64") * threads + tx.astype("int64"))
-                todo = T.bind(last - first - thread)
-                hits = T.alloc_buffer((1,), "int64", scope="local")
-                hits[0] = partial[thread]
-                for j in range((todo + blocks * threads - 1) // (blocks * threads)):
-                    hits[0] = hits[0] + _native_hit(key, first + thread + j * (blocks * threads))
-                partial[thread] = hits[0]
-
-    return {"shared": shared_gpu, "native": native_gpu}
+    return kernel
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,22 +341,12 @@ def _module(functions: dict) -> tvm.IRModule:
     return tvm.IRModule({name: func.with_attr("global_symbol", name) for name, func in functions.items()})
 
 
-CPU_MODULES = {
-    "shared": _shared_kernels,
-    "native": _native_kernels,
-    "naive": _naive_kernels,
-    "words": _words_kernels,
-}
-"""What each CPU compile builds (one module per variant, and the test hook's), as functions that parse
-the kernels' TVMScript."""
-
-
 def kernels(what: str, device: str = "cpu") -> dict:
     """The PrimFuncs of ``what`` for ``device``, parsed from their TVMScript now: not at import, as
     the parser runs ``jitpi.philox.rounds`` and takes some tens of milliseconds a kernel."""
     if device == "cpu":
         return CPU_MODULES[what]()
-    return {f"{what}_gpu": _gpu_kernels(simulated=device == "gpu-simulated")[what]}
+    return {f"{what}_gpu": _gpu_kernel(what, simulated=device == "gpu-simulated")}
 
 
 _built: dict[tuple[str, str], object] = {}
@@ -445,14 +357,12 @@ def build(what: str, device: str = "cpu"):
     """The executable of ``what`` (a variant, or "words") for ``device`` ("cpu", "gpu", or
     "gpu-simulated": the GPU's kernels with serial loops, on the CPU), compiled at its first use."""
     key = (what, device)
-    executable = _built.get(key)
-    if executable is not None:
-        return executable
-    with _lock:
-        if key not in _built:
-            target = cuda_target(_cuda_arch()) if device == "gpu" else cpu_target()
-            _built[key] = tvm.compile(_module(kernels(what, device)), target=target)
-        return _built[key]
+    if key not in _built:
+        with _lock:
+            if key not in _built:
+                target = cuda_target(_cuda_arch()) if device == "gpu" else cpu_target()
+                _built[key] = tvm.compile(_module(kernels(what, device)), target=target)
+    return _built[key]
 
 
 _functions: dict[tuple[str, str, str], object] = {}
@@ -461,13 +371,11 @@ _functions: dict[tuple[str, str, str], object] = {}
 def function(what: str, device: str, name: str):
     """A compiled kernel, looked up once (TVM's first lookup of a function loads the module)."""
     key = (what, device, name)
-    found = _functions.get(key)
-    if found is None:
+    if key not in _functions:
         with _lock:
-            found = _functions.get(key)
-            if found is None:
-                found = _functions[key] = build(what, device)[name]
-    return found
+            if key not in _functions:
+                _functions[key] = build(what, device)[name]
+    return _functions[key]
 
 
 def compile_count() -> int:
@@ -488,20 +396,15 @@ def _zeros(size: int, device):
 # The variants.
 
 
-def _launches(first: int, end: int, per: int):
-    """(first, end, groups) of each CPU launch: at most GROUPS_PER_LAUNCH groups of ``per`` units."""
-    step = per * GROUPS_PER_LAUNCH
-    for launch_first in range(first, end, step):
-        launch_end = min(launch_first + step, end)
-        yield launch_first, launch_end, -(-(launch_end - launch_first) // per)
-
-
-def _count_cpu(kernel, first: int, end: int, per: int, *keys: int) -> int:
+def _count_cpu(kernel, first: int, end: int, per: int, *args: int) -> int:
+    """Hits of units [first, end), one launch per at most GROUPS_PER_LAUNCH groups of ``per`` units."""
     _use_threads()
     partial = _zeros(GROUPS_PER_LAUNCH, tvm.cpu(0))
     total = 0
-    for launch_first, launch_end, groups in _launches(first, end, per):
-        kernel(launch_first, launch_end, per, groups, *keys, partial)
+    for launch_first in range(first, end, per * GROUPS_PER_LAUNCH):
+        launch_end = min(launch_first + per * GROUPS_PER_LAUNCH, end)
+        groups = -(-(launch_end - launch_first) // per)
+        kernel(launch_first, launch_end, per, groups, *args, partial)
         total += int(partial.numpy()[:groups].sum(dtype=np.int64))
     return total
 
@@ -527,7 +430,7 @@ def shared(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
         hits += _edge_hits(end // 2, True, False, k0, k1)
     if end_block > first_block:
         kernel = function("shared", "cpu", "shared_blocks")
-        hits += _count_cpu(kernel, first_block, end_block, max(1, per // 2), k0, k1, 0)  # 0: opaque_zero
+        hits += _count_cpu(kernel, first_block, end_block, max(1, per // 2), k0, k1, 0)  # 0: the opaque zero
     return hits
 
 
@@ -548,22 +451,20 @@ def native(n: int, seed: int, *, device: str = "cpu", start: int = 0, chunk: int
     key = _signed64(native_key(seed))
     if device == "gpu":
         return _count_gpu("native", "gpu", n, start, per, key)
-    return _count_cpu(function("native", "cpu", "native_samples"), start, start + n, per, key)
+    return _count_cpu(function("native", "cpu", "native_samples"), start, start + n, per, key, 0, 0)
 
 
-def _count_gpu(variant: str, device: str, n: int, start: int, per: int, *keys: int) -> int:
+def _count_gpu(variant: str, device: str, n: int, start: int, per: int, a0: int, a1: int = 0) -> int:
     """Hits among samples [start, start + n): one launch per ``per`` samples into the threads' slots,
     read (and summed) once at the end. ``device`` "gpu-simulated" runs the same on the CPU."""
-    if device == "gpu":
-        reason = device_unavailable_reason("gpu")
-        if reason is not None:
-            raise BackendUnavailable("tvm", "gpu", reason)
+    if device == "gpu" and (reason := device_unavailable_reason("gpu")) is not None:
+        raise BackendUnavailable("tvm", "gpu", reason)
     kernel = function(variant, device, f"{variant}_gpu")
     blocks, threads = (GPU_BLOCKS, GPU_THREADS) if device == "gpu" else SIMULATED_GRID
     partial = _zeros(blocks * threads, tvm.cuda(0) if device == "gpu" else tvm.cpu(0))
     end = start + n
     for first in range(start, end, per):
-        kernel(first, min(first + per, end), *keys, partial)
+        kernel(first, min(first + per, end), a0, a1, partial)
     return int(partial.numpy().sum(dtype=np.int64))  # the copy waits for the kernels
 
 
@@ -581,11 +482,7 @@ def naive_max_n(device: str = "cpu") -> int:
 
 def naive(n: int, seed: int, *, device: str = "cpu") -> int:
     """The article's approach: n x and n y from TVM's generator (one (2, n) float32 array), counted.
-
-    ``tvm.contrib.random.uniform(seed, seed2, low, high, out)`` reseeds a Mersenne Twister from a
-    32-bit mix of (seed, seed2) at every call; seed2 = 1 keeps the pair from ever being (0, 0),
-    which TVM reads as "not seeded". So the naive stream is keyed by a 32-bit hash of the seed.
-    """
+    Seeded with (seed, 1): TVM reads (0, 0) as "not seeded" (docs/backends/tvm.md, "naive")."""
     if _uniform is None:
         raise BackendUnavailable("tvm", device, NAIVE_MISSING, "naive")
     samples = tvm.runtime.empty((2, n), "float32", tvm.cpu(0))
