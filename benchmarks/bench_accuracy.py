@@ -4,7 +4,7 @@ The value depends only on (backend, variant, device, n) and the code, never on t
 computes it, so the first combination of a backend has one worker process compute all of the
 backend's (variant, n) on that device, and every combination reads its own value: one framework
 import per backend and one compile per variant, where a process per combination paid them six
-times (in a whole-matrix quick run the class took 2.2 minutes, now 1.0: benchmarks/README.md).
+times (what that saves: benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .common import (
     size,
 )
 
-# The worker's whole backend (three variants, two n, sixteen seeds each) within asv's timeout for
+# The worker's whole backend (three variants, two n, every seed of SEEDS) within asv's timeout for
 # the combination that waits for it (asv.conf.json: 300 s), leaving that combination the time to
 # compute its own value if the worker did not.
 WORKER_TIMEOUT_S = 200
@@ -41,11 +41,12 @@ BOUNDS = {"calls": len(SEEDS), "allowance": ACCURACY_SAMPLE_FACTOR}
 
 
 class Accuracy(Grid):
-    """RMS over 16 fixed seeds of z = (pi_hat - pi) / SE(n), in standard errors.
+    """RMS over the fixed seeds (``SEEDS``) of z = (pi_hat - pi) / SE(n), in standard errors.
 
-    A correct estimator sits near 1.0 at every n (the RMS of 16 standard normals: 0.57 to 1.46 in
-    99% of cases); a bias, a precision loss or overlapping streams push it well above. The seeds
-    are fixed, so the value only moves when the stream or the arithmetic changes.
+    A correct estimator sits near 1.0 at every n, within a band that follows from the number of
+    seeds (``jitpi.stats.rms_z_band(len(SEEDS))``: the RMS of that many standard normals, 99% of the
+    time); a bias, a precision loss or overlapping streams push it well above. The seeds are fixed,
+    so the value only moves when the stream or the arithmetic changes.
 
     A value the backend's worker could not give (it crashed, or timed out, before that combination)
     is computed in the combination's own process, so that whatever stopped the worker fails that

@@ -40,8 +40,8 @@ import halide as hl  # after HL_NUM_THREADS, which its runtime reads
 VERSION = importlib.metadata.version("halide")
 
 CHUNKS = Chunks(
-    # Samples per lane (a lane is one vector lane of a parallel task of 32 lanes): 2**16 left n = 1e6
-    # in one task, on one thread (965 M/s shared against 1,913 with 2**14); 2**12 lost at 1e7.
+    # Samples per lane (a lane is one vector lane of a parallel task of 32 lanes): 2**16 leaves n = 1e6
+    # in one task, on one thread, and 2**12 was slower at 1e7 (docs/backends/halide.md, "Chunk").
     native=1 << 14,
     shared=1 << 14,
     gpu=1 << 12,  # samples per GPU thread: n = 1e9 is 2.4e5 threads

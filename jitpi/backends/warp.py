@@ -29,10 +29,9 @@ from jitpi.contract import Backend, Chunks, Words
 from jitpi.registry import BackendUnavailable
 
 EXACT_FROM = (1, 16)
-"""The oldest Warp release whose CPU launches count these kernels exactly in every process we ran
-(docs/releases.md, 2026-12-02): with 1.11.1, 1.12.1 and 1.13.0 a whole variant counted 0 hits in
-some fresh processes, 1.10.1 once miscounted and once lost a loaded kernel's symbol, and 1.7.2 has
-no ``module="unique"``. Older releases are refused rather than trusted."""
+"""The oldest Warp release whose CPU launches counted these kernels exactly in every process tried:
+older releases are refused rather than trusted (what the older ones did: docs/backends/warp.md,
+"Releases")."""
 
 if tuple(int(part) for part in wp.config.version.split(".")[:2]) < EXACT_FROM:
     raise ImportError(
