@@ -7,6 +7,7 @@ something is missing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -354,10 +355,23 @@ def test_gpu_reason_names_the_driver(backend):
             backend.BACKEND.kernel(variant)(10, 1, device="gpu")
 
 
+def _pins() -> dict[str, str]:
+    """pyproject.toml's pins, as tools/compilers_table.py reads them."""
+    spec = importlib.util.spec_from_file_location(
+        "jitpi_compilers_table", ROOT / "tools" / "compilers_table.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pins(ROOT)
+
+
 def test_describe_names_versions_and_threads(backend, monkeypatch):
     monkeypatch.setenv("JITPI_THREADS", "2")
     text = backend.describe("cpu")
-    assert "mojo 1.2.0" in text and "max 26.7.0" in text and "2 threads" in text, text
+    pins = _pins()
+    assert f"mojo {pins['mojo']}" in text and f"max {pins['max']}" in text and "2 threads" in text, text
+    # The Mojo sources are written for the pinned releases: a pin bump is a check of the sources too.
+    assert {name: pins[name] for name in backend.TESTED_WITH} == backend.TESTED_WITH
 
 
 def test_a_missing_package_is_named_with_the_extra(monkeypatch):

@@ -119,7 +119,7 @@ def device_unavailable_reason(device: str) -> str | None:
     platforms = sorted({d.platform for d in jax.devices()})
     return (
         f"no GPU: jax {jax.__version__} sees only {', '.join(platforms)} devices "
-        "(a GPU needs a CUDA/ROCm jaxlib, e.g. pip install 'jax[cuda12]==0.10.2')"
+        f"(a GPU needs a CUDA/ROCm jaxlib, e.g. pip install 'jax[cuda12]=={jax.__version__}')"
     )
 
 
