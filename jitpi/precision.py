@@ -181,7 +181,9 @@ def curves(*runs: Results) -> list[Curve]:
             if n not in by_n:
                 continue
             cold_n.setdefault(key, n)
-            samples = cold.samples or (cold.value,)
+            # Without recorded samples, asv's quartiles and median stand for them.
+            quartiles = tuple(value for value in (cold.q25, cold.value, cold.q75) if value is not None)
+            samples = cold.samples or quartiles
             overheads.setdefault(key, []).extend(sample - by_n[n].value for sample in samples)
     found = []
     for key, measured in points.items():

@@ -11,9 +11,11 @@ import sys
 import pytest
 from conftest import require
 
-from jitpi import precision, report
+from jitpi import precision
 from jitpi.cli import main
 from jitpi.precision import Curve, Point
+from jitpi.results import from_sweep
+from jitpi.view import markdown, tables
 
 
 def test_samples_for_places_follow_the_standard_error():
@@ -108,7 +110,7 @@ def test_curves_from_several_runs_pool_their_cold_starts():
             ],
         }
 
-    (c,) = precision.curves_from_sweeps([run(1.5, 1e-3), run(2.5, 2e-3)])
+    (c,) = precision.curves(from_sweep(run(1.5, 1e-3)), from_sweep(run(2.5, 2e-3)))
     assert [p.n for p in c.points] == [10**5, 10**7]
     # Each cold start moved to the first file's warm call: 2.0 - 1e-3 + 1e-3 and 3.0 - 2e-3 + 1e-3.
     assert c.startup_s == pytest.approx((2.0, 2.999))
@@ -117,28 +119,31 @@ def test_curves_from_several_runs_pool_their_cold_starts():
 def test_tables_rank_and_cross():
     fast = curve("numba", startup=(1.0,), points=(Point(10**5, 1e-4), Point(10**9, 1.0)))
     slow = curve("numpy", startup=(0.1,), points=(Point(10**5, 1e-3), Point(10**8, 1.0)))
-    text = report.precision_tables([slow, fast], confidence=0.95)
-    assert "| numba | shared |" in text and "warm, 10 places" in text
-    assert "Where each backend overtakes numpy (shared)" in text
-    crossing = precision.crossover(fast, slow, precision.digit_grid(1, 10))
-    assert f"{crossing.digits:.2f} places" in text
-    ranking = text.split("### Warm ranking")[1]
-    assert ranking.index("numba") < ranking.index("numpy")
+    text = markdown.precision_page([slow, fast], confidence=0.95)
+    assert "| numba | shared | cpu |" in text and "| 7 digits (n = " in text
+    assert "faster than numpy, cold" in text
+    crossing = precision.crossover(fast, slow, precision.digit_grid(*tables.CHART_DIGITS))
+    assert f"from {crossing.digits:.1f} digits" in text
+    table = text.split("### Each backend against each other")[0]
+    assert table.index("| numba |") < table.index("| numpy |")  # fastest warm first
+    against = text.split("### Each backend against each other")[1]
+    assert f"| numba (shared) | {crossing.digits:.1f} |  |" in against  # columns in registry order
+    assert "| numpy (shared) |  | never |" in against
 
 
 def test_chart_has_a_cold_and_a_warm_line_per_backend(tmp_path):
     pytest.importorskip("matplotlib")
-    from jitpi import plotting
+    from jitpi.view import charts
 
     curves = [curve(COMPILED), curve(BASELINE, startup=(0.1,)), curve(OTHER, startup=())]
     svg = tmp_path / "precision.svg"
-    plotting.plot_precision(curves, str(svg), footer="test machine")
+    charts.precision_chart(curves, str(svg), footer="test machine")
     text = svg.read_text(encoding="utf-8")
     for backend in (curve.backend for curve in curves):
         assert f'id="precision-warm-{backend}-cpu"' in text
     assert f'id="precision-cold-{COMPILED}-cpu"' in text and f'id="precision-cold-{OTHER}-cpu"' not in text
     with pytest.raises(Exception, match=r"\.png or \.svg"):
-        plotting.plot_precision(curves, str(tmp_path / "precision.pdf"), footer="")
+        charts.precision_chart(curves, str(tmp_path / "precision.pdf"), footer="")
 
 
 def test_command_names_the_bad_argument(tmp_path, capsys):
@@ -157,7 +162,7 @@ def test_command_names_the_bad_argument(tmp_path, capsys):
     assert main(["precision", str(results), "--out", str(page)]) == 2
     assert "markers" in capsys.readouterr().err
     page.write_text(
-        f"intro\n{report.PRECISION_START}\nSTALE TABLE\n{report.PRECISION_END}\nend\n", encoding="utf-8"
+        f"intro\n{markdown.PRECISION_START}\nSTALE TABLE\n{markdown.PRECISION_END}\nend\n", encoding="utf-8"
     )
     assert main(["precision", str(results), "--out", str(page)]) == 0
     written = page.read_text(encoding="utf-8")
@@ -195,8 +200,8 @@ def test_the_model_predicts_a_real_cold_run(tmp_path):
             timeout=300,
         )
         assert done.returncode == 0, done.stderr
-        files.append(json.loads(path.read_text(encoding="utf-8")))
-    (model,) = precision.curves_from_sweeps(files)
+        files.append(from_sweep(json.loads(path.read_text(encoding="utf-8"))))
+    (model,) = precision.curves(*files)
     check = precision.check_cold(model, 2.5)
     assert check.measured_s is not None, check.message
     assert check.samples == math.ceil(precision.samples_for(2.5))

@@ -16,8 +16,9 @@ from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_r
 from browser_helpers import ASV_VIEWPORT, chromium, serve
 
 import jitpi
-from jitpi import releases
-from jitpi.releases import Release
+from jitpi.registry import Release
+from jitpi.results import Kind, Measurement, State
+from jitpi.suite import releases
 
 
 def test_every_release_names_a_backend_and_pins_its_compiler_exactly():
@@ -25,12 +26,12 @@ def test_every_release_names_a_backend_and_pins_its_compiler_exactly():
         assert backend in jitpi.BACKENDS
         assert len({release.version for release in listed}) == len(listed) >= 2
         for release in listed:
-            assert release.backend == backend
-            assert release.version in release.requirements.values()
-            assert all(version.count(".") >= 1 for version in release.requirements.values())
-            assert releases.release_of(backend, release.requirements) == release
+            pins = releases.requirements(backend, release)
+            assert release.version in pins.values()
+            assert all(version.count(".") >= 1 for version in pins.values())
+            assert releases.release_of(backend, pins) == release
             # The project's own environment pins this release among others: not a release environment.
-            assert releases.release_of(backend, {**release.requirements, "rich": "15"}) is None
+            assert releases.release_of(backend, {**pins, "rich": "15"}) is None
 
 
 def test_the_configuration_holds_one_environment_per_release():
@@ -38,7 +39,8 @@ def test_the_configuration_holds_one_environment_per_release():
     from asv.config import Config
 
     root = Path(__file__).resolve().parent.parent
-    conf = releases.release_config(releases.load_base_config(root), releases.RELEASES["numba"], root)
+    numba = [("numba", release) for release in releases.RELEASES["numba"]]
+    conf = releases.release_config(releases.load_base_config(root), numba, root)
     path = root / ".asv" / "test-release-config.json"
     path.parent.mkdir(exist_ok=True)
     try:
@@ -55,7 +57,7 @@ def test_each_backend_is_read_at_its_own_newest_commit():
     from types import SimpleNamespace
 
     def result(commit, date, *backends):
-        return (SimpleNamespace(commit_hash=commit, date=date), [(b, None) for b in backends])
+        return (SimpleNamespace(commit=commit, date=date), [(b, None) for b in backends])
 
     # One compiler swept at commit a, another later at b, the first once more at c before b.
     loaded = [result("a" * 40, 1, "first"), result("c" * 40, 2, "first"), result("b" * 40, 3, "second")]
@@ -69,12 +71,10 @@ def test_package_names_compare_as_pypi_does():
     (tensorflow-cpu, listed as tensorflow_cpu) must not show up as "also moved"."""
     assert releases.canonical("ml_dtypes") == releases.canonical("ML-Dtypes") == "ml-dtypes"
     assert releases.canonical("tensorflow_cpu") == releases.canonical("tensorflow-cpu")
-    old, new = (
-        Release("tensorflow", v, {"tensorflow-cpu": v, "numpy": "2.4.6"}) for v in ("2.20.0", "2.21.0")
-    )
-    measure = site_measure(1.0)
+    old, new = (Release(v, {"numpy": "2.4.6"}, "tensorflow-cpu") for v in ("2.20.0", "2.21.0"))
+    measure = Measurement(Kind.TIME, "tensorflow", "shared", "cpu", 10**9, State.MEASURED, 1.0)
     rows = [
-        releases.ReleaseRow(release, "shared", versions=versions, commit="c" * 40)
+        releases.ReleaseRow("tensorflow", release, "shared", versions=versions, commit="c" * 40)
         for release, versions in (
             (old, {"tensorflow-cpu": "2.20.0", "ml-dtypes": "0.5.0", "numpy": "2.4.6"}),
             (new, {"tensorflow-cpu": "2.21.0", "ml-dtypes": "0.7.0", "numpy": "2.4.6"}),
@@ -84,12 +84,6 @@ def test_package_names_compare_as_pypi_does():
         row.time["1e9"] = measure
     (step,) = releases.steps(rows, "time at 1e9", lambda r: r.time.get("1e9"))
     assert step.moved == ("ml-dtypes 0.5.0 -> 0.7.0",)
-
-
-def site_measure(value: float):
-    from jitpi import site
-
-    return site.Measure(site.MEASURED, value)
 
 
 def test_selection_picks_the_combinations_a_release_measures():
@@ -203,7 +197,7 @@ def tiny_sweep(tmp_path_factory):
     environ = asv_environ(tmp_path / "home")
     environ["PIP_FIND_LINKS"] = " ".join(filter(None, [environ.get("PIP_FIND_LINKS", ""), str(wheels)]))
     register_machine(repo, environ, "release-test")
-    standin = tuple(Release("numpy", v, {"pistandin": v}) for v in ("1.0", "2.0"))
+    standin = tuple(Release(v, {}, "pistandin") for v in ("1.0", "2.0"))
     with pytest.MonkeyPatch.context() as patch:
         for key, value in environ.items():
             patch.setenv(key, value)

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from asv_helpers import ROOT
 
 pytest.importorskip("asv.results", reason="asv is not installed (pip install -e '.[dev]')")
 
-import test_site_page as fixture  # noqa: E402
+import test_site_page as fixture
 
-from jitpi import precision  # noqa: E402
-from jitpi.results import from_sweep  # noqa: E402
-from jitpi.suite import asv_results, grid  # noqa: E402
-from jitpi.sweep.results import load_results  # noqa: E402
-from jitpi.view import tables  # noqa: E402
+from jitpi import precision
+from jitpi.results import from_sweep
+from jitpi.suite import asv_results, grid
+from jitpi.sweep.results import load_results
+from jitpi.view import tables
 
 BEFORE = json.loads((ROOT / "tests" / "data" / "answers-before.json").read_text(encoding="utf-8"))
 SWEEP = ROOT / "docs" / "cpu-sweep.json"

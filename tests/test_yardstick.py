@@ -1,10 +1,9 @@
 """The machine's yardstick (benchmarks/bench_yardstick.py): jitpi-free, fixed, counted right, seen by
-asv, and known by the same name and sample count to the page (jitpi/site.py) and the runner
-(tools/bench.py)."""
+asv, and known by the same name and sample count to the page, the runner and the gate (through the
+suite's grid, jitpi/suite/grid.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -14,7 +13,8 @@ import numpy as np
 import pytest
 from asv_helpers import ROOT, asv, asv_environ, have_tools, light_config, make_repo, suite_importable
 
-from jitpi import registry, site
+from jitpi import registry
+from jitpi.suite import grid
 
 discovery = pytest.importorskip("asv_runner.discovery")
 
@@ -99,18 +99,12 @@ def test_asv_discovers_one_unparametrised_timing(yardstick):
     assert bench.repeat == yardstick.Yardstick.repeat and bench.warmup_time > 0
 
 
-def test_the_page_and_the_runner_know_it_by_the_suites_name_and_sample_count(yardstick):
-    assert site.YARDSTICK_BENCHMARK == NAME
-    assert site.YARDSTICK_SAMPLES == yardstick.SAMPLES
-    assert yardstick.Yardstick.version == site.YARDSTICK_VERSION
-    spec = importlib.util.spec_from_file_location("jitpi_bench_runner_yardstick", ROOT / "tools" / "bench.py")
-    runner = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = runner  # dataclasses look their module up
-    try:
-        spec.loader.exec_module(runner)
-    finally:
-        del sys.modules[spec.name]
-    assert runner.YARDSTICK == NAME
+def test_the_suites_grid_names_it_as_asv_discovers_it(yardstick):
+    """The page, the release sweep, the runner and the gate read the yardstick's name, sample count
+    and version from the grid (jitpi/suite/grid.py): they must be what asv discovers and runs."""
+    assert grid.YARDSTICK == NAME
+    assert grid.YARDSTICK_SAMPLES == yardstick.SAMPLES
+    assert yardstick.Yardstick.version == grid.YARDSTICK_VERSION
 
 
 @pytest.mark.slow

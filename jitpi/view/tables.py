@@ -133,17 +133,22 @@ def ranked(rows: Sequence[LeaderboardRow]) -> list[LeaderboardRow]:
     return measured + failed + sorted(merged, key=lambda row: (row.device, series_order(row.key)))
 
 
+def rows(results: Results, *, memory: Results | None = None) -> list[LeaderboardRow]:
+    """A row per series of ``results``, unranked; peak memory from ``memory`` where ``results`` has
+    none (a ``jitpi run`` file measures no memory; asv's results do)."""
+    return [_row(results, key, memory) for key in results.combinations()]
+
+
 def leaderboard(results: Results, *, memory: Results | None = None) -> Leaderboard:
-    """Every series of ``results`` ranked; peak memory from ``memory`` where ``results`` has none
-    (a ``jitpi run`` file measures no memory; asv's results do)."""
-    rows = ranked([_row(results, key, memory) for key in results.combinations()])
+    """Every series of ``results`` ranked (``rows``, then ``ranked``)."""
+    ranked_rows = ranked(rows(results, memory=memory))
     cold_ns = sorted({n for by_n in results.series(Kind.COLD).values() for n in by_n})
     if results.source.tool == "asv":
         where = f"n = {n_label(cold_ns[0])}" if len(cold_ns) == 1 else "first n"
         cold_note = f"import + compile + {where}"
     else:
         cold_note = "import + first call at its first n"
-    return Leaderboard(rows, results.yardstick, cold_note)
+    return Leaderboard(ranked_rows, results.yardstick, cold_note)
 
 
 # --- throughput against n --------------------------------------------------------------------------
