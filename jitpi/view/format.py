@@ -1,15 +1,15 @@
 """How jitpi writes a number, once for every view: the console, Markdown, the page and the charts.
 
 A value that is missing or not finite is written ``MISSING`` everywhere. Throughput is in millions of
-samples a second, memory in MB (10**6 bytes), durations in the unit a person reads them in.
+samples a second, memory in MB (10**6 bytes), durations in the unit a person reads them in. It needs
+nothing but the standard library (the registry only to order backends), so tools/gate.py, which
+runs where only asv is installed, loads this file too.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-
-from jitpi.registry import BACKENDS
 
 MISSING = "–"
 SECONDS_PER_YEAR = 365.25 * 86400.0
@@ -96,6 +96,8 @@ def rms_z(value: float | None) -> str:
 
 def backend_order(backend: str) -> int:
     """A backend's place in every list: the registry's order, unknown names last."""
+    from jitpi.registry import BACKENDS
+
     return BACKENDS.index(backend) if backend in BACKENDS else len(BACKENDS)
 
 
