@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from jitpi import registry
+from jitpi._kernels import checked_hits, kernel
 from jitpi._validation import check_choice, check_n, check_seed
-from jitpi.registry import BACKENDS, DEVICES, VARIANTS, BackendUnavailable
+from jitpi.distributed import count_hits_on
+from jitpi.registry import BACKENDS, DEVICES, VARIANTS
 from jitpi.stats import Estimate
 
 
@@ -46,11 +48,9 @@ def count_hits(
     n = check_n(n)
     seed = check_seed(seed)
     if client is not None:
-        from jitpi.distributed import count_hits_on
-
         hits = count_hits_on(client, n, backend=backend, seed=seed, variant=variant, device=device)
-        return _checked(hits, n, backend, variant, device)
-    kernel = _kernel(backend, variant, device)
+        return checked_hits(hits, n, backend, variant, device)
+    count = kernel(backend, variant, device)
     naive_max_n = registry.load(backend).naive_max_n
     if variant == "naive" and naive_max_n is not None:
         limit = naive_max_n(device)
@@ -59,8 +59,8 @@ def count_hits(
                 f"n={n} is above {limit}, the largest the naive {backend} variant accepts on this "
                 f"{device} (it materialises every sample); use variant='native' or 'shared'"
             )
-    hits = kernel(n, seed, device=device)
-    return _checked(hits, n, backend, variant, device)
+    hits = count(n, seed, device=device)
+    return checked_hits(hits, n, backend, variant, device)
 
 
 def estimate_pi(
@@ -77,21 +77,3 @@ def estimate_pi(
     seed = check_seed(seed)
     hits = count_hits(n, backend=backend, seed=seed, variant=variant, device=device, client=client)
     return Estimate(backend=backend, variant=variant, device=device, n=n, seed=seed, hits=hits)
-
-
-def _kernel(backend: str, variant: str, device: str):
-    reason = registry.unavailable_reason(backend, device, variant)
-    if reason is not None:
-        raise BackendUnavailable(backend, device, reason, variant)
-    return registry.load(backend).kernel(variant)
-
-
-def _checked(hits: object, n: int, backend: str, variant: str, device: str) -> int:
-    """Refuse a kernel result that cannot be a count: never return a wrong number silently."""
-    try:
-        value = int(hits)  # type: ignore[call-overload]
-    except (TypeError, ValueError) as error:
-        raise RuntimeError(f"{backend} ({variant}, {device}) returned {hits!r}, not a count") from error
-    if value != hits or not 0 <= value <= n:
-        raise RuntimeError(f"{backend} ({variant}, {device}) returned {hits!r} hits for n={n}")
-    return value

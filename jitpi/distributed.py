@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from jitpi import registry
+from jitpi._kernels import checked_hits, kernel
 from jitpi.chunking import split_range
 
 MAX_TASK_SAMPLES = 2**32
@@ -51,10 +52,7 @@ def local_cluster(n_workers: int = 2, **kwargs: Any):
 
 def prepare_worker(backend: str, variant: str, device: str) -> int:
     """Run on every worker once: compile the kernel with a small count, return the task alignment."""
-    from jitpi import api
-
-    kernel = api._kernel(backend, variant, device)
-    kernel(2, 0, device=device)
+    kernel(backend, variant, device)(2, 0, device=device)
     return task_alignment(backend, variant, device)
 
 
@@ -73,10 +71,8 @@ def task_alignment(backend: str, variant: str, device: str = "cpu") -> int:
 
 def count_piece(backend: str, variant: str, device: str, seed: int, start: int, count: int) -> int:
     """Hits among samples [start, start + count) of stream ``seed``: one task."""
-    from jitpi import api
-
-    hits = api._kernel(backend, variant, device)(count, seed, device=device, start=start)
-    return api._checked(hits, count, backend, variant, device)
+    hits = kernel(backend, variant, device)(count, seed, device=device, start=start)
+    return checked_hits(hits, count, backend, variant, device)
 
 
 def count_hits_on(

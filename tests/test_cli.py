@@ -18,11 +18,14 @@ import pytest
 from conftest import BASELINES
 
 import jitpi
-from jitpi import cli, plotting, registry
+from jitpi import plotting, registry
 from jitpi._validation import check_seed
-from jitpi.sweep import ROW_FIELDS, SCHEMA, UsageError, format_n, parse_n, parse_n_options
+from jitpi.cli.options import parse_seed
+from jitpi.sweep import ROW_FIELDS, SCHEMA, UsageError, parse_n, parse_n_options
 from jitpi.sweep.results import load_results
 from jitpi.sweep.runner import worker_environment
+from jitpi.view import charts
+from jitpi.view.format import n_label
 
 SEED = 7
 OVERLAY_PX = (1600, 900)
@@ -101,7 +104,7 @@ def test_repeated_n_options_keep_every_value():
 
 
 def test_n_is_written_compactly():
-    assert [format_n(n) for n in (1, 999, 1000, 10**8, 2_500_000, 123_456, 12_345)] == [
+    assert [n_label(n) for n in (1, 999, 1000, 10**8, 2_500_000, 123_456, 12_345)] == [
         "1",
         "999",
         "1e3",
@@ -315,9 +318,9 @@ def test_plot_reads_the_previous_schema(tmp_path):
 
 
 def test_chart_colours_follow_the_backend_list():
-    assert list(plotting.COLOURS) == list(jitpi.BACKENDS)
-    assert len(set(plotting.COLOURS.values())) == len(jitpi.BACKENDS)
-    assert not set(plotting.COLOURS.values()) & set(plotting.KIND_COLOURS.values())
+    assert list(charts.COLOURS) == list(jitpi.BACKENDS)
+    assert len(set(charts.COLOURS.values())) == len(jitpi.BACKENDS)
+    assert not set(charts.COLOURS.values()) & set(plotting.KIND_COLOURS.values())
 
 
 def test_cold_workers_get_every_jit_cache_of_the_registry(tmp_path):
@@ -332,9 +335,9 @@ def test_seed_is_checked_by_the_library_rule():
         with pytest.raises(ValueError) as expected:
             check_seed(int(text), name="--seed")
         with pytest.raises(UsageError) as error:
-            cli._seed(text)
+            parse_seed(text)
         assert str(error.value) == str(expected.value)
-    assert cli._seed("0x10") == 16 and cli._seed(str(2**64 - 1)) == 2**64 - 1
+    assert parse_seed("0x10") == 16 and parse_seed(str(2**64 - 1)) == 2**64 - 1
 
 
 def test_too_slow_n_is_skipped_with_a_reason(tmp_path):

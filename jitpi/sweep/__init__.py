@@ -1,6 +1,6 @@
 """``jitpi run``: how one sweep is measured, recorded and run. Its parts:
 
-- ``counts``: n as written on the command line (``1e6``, ``10**6``, ``1e5:1e8``) and as shown;
+- ``counts``: n as written on the command line (``1e6``, ``10**6``, ``1e5:1e8``);
 - ``results``: the result model (rows, settings, schema ``jitpi-sweep/2``) and its atomic JSON/CSV files;
 - ``machine``: the machine it was measured on;
 - ``timing``: one row's timing: calibrated samples, median, interquartile range, the unstable flag;
@@ -12,7 +12,14 @@
 The worker module is left out of this package's imports: it runs as ``__main__`` in its process.
 """
 
-from jitpi.sweep.counts import UsageError, format_n, format_seconds, parse_count, parse_n, parse_n_options
+from jitpi.sweep.counts import (
+    UsageError,
+    format_n,  # old name (jitpi.view.format.n_label), for tools/spread.py: to be removed
+    format_seconds,  # old name (jitpi.view.format.seconds), for tools/spread.py: to be removed
+    parse_count,
+    parse_n,
+    parse_n_options,
+)
 from jitpi.sweep.machine import machine_info
 from jitpi.sweep.results import (
     ROW_FIELDS,
@@ -54,7 +61,7 @@ __all__ = [
     "UsageError",
     "check_writable_file",
     "check_writable_folder",
-    "format_n",
+    "format_n",  # to be removed with the aliases above
     "format_seconds",
     "groups_for",
     "list_backends",

@@ -1,4 +1,5 @@
-"""Sample counts as a user writes them (``1e6``, ``10**6``, ``1e5:1e8``) and as tables show them.
+"""Sample counts as a user writes them (``1e6``, ``10**6``, ``1e5:1e8``); ``jitpi.view.format.n_label``
+writes them back.
 
 ``UsageError`` lives here too: a bad value on the command line, which the command line prints on one
 line before exiting with status 2.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 
 from jitpi._validation import check_n
+from jitpi.view.format import n_label, seconds
 
 
 class UsageError(ValueError):
@@ -81,21 +83,13 @@ def parse_n_options(texts: list[str], *, what: str = "--n") -> list[int]:
     return sorted({n for text in texts for n in parse_n(text, what=what)})
 
 
+# The old names, kept while tools/spread.py still imports them (through jitpi.sweep); remove both
+# when it uses jitpi.view.format.
 def format_n(n: int) -> str:
-    """``1e8`` for powers of ten, ``2.5e6`` for one-decimal mantissas from 1e4 up, else ``12,345``."""
-    exponent = len(str(n)) - 1
-    if n >= 1000 and n % 10**exponent == 0:
-        return f"{n // 10**exponent}e{exponent}"
-    if n >= 10_000 and n % 10 ** (exponent - 1) == 0:
-        tenths = n // 10 ** (exponent - 1)
-        return f"{tenths // 10}.{tenths % 10}e{exponent}"
-    return f"{n:,}"
+    """Deprecated: ``jitpi.view.format.n_label``."""
+    return n_label(n)
 
 
-def format_seconds(seconds: float, *, micro: str = "us") -> str:
-    """Three significant digits in s, ms or microseconds (``micro`` is its symbol: us or µs)."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.3g} {micro}"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s" if seconds < 100 else f"{seconds:.0f} s"
+def format_seconds(value: float, *, micro: str = "us") -> str:
+    """Deprecated: ``jitpi.view.format.seconds``."""
+    return seconds(value, micro=micro)

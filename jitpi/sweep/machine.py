@@ -89,4 +89,3 @@ def describe_machine(data: dict[str, Any], *, separator: str = ", ") -> str:
         f"jitpi {data['jitpi']}" if data.get("jitpi") else None,
     ]
     return separator.join(str(part) for part in parts if part)
-

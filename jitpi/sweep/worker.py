@@ -25,7 +25,6 @@ from typing import Any
 import jitpi
 from jitpi import registry
 from jitpi.stats import SUSPECT_Z
-from jitpi.sweep.counts import format_n, format_seconds
 from jitpi.sweep.results import Group, new_row
 from jitpi.sweep.timing import (
     MIN_SAMPLE_S,
@@ -35,6 +34,8 @@ from jitpi.sweep.timing import (
     summarise,
     time_block,
 )
+from jitpi.view.format import n_label, seconds
+from jitpi.view.format import rate as rate_label
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -81,7 +82,7 @@ def measure_group(
     for n in ns:
         if naive_limit is not None and n > naive_limit:
             message = (
-                f"n above {format_n(naive_limit)}, the most the naive variant accepts here "
+                f"n above {n_label(naive_limit)}, the most the naive variant accepts here "
                 "(it holds every sample in memory at once)"
             )
             emit({"event": "row", "row": new_row(group, n, seed, status="skipped", message=message)})
@@ -89,7 +90,7 @@ def measure_group(
         if rate is not None and row_budget_s > 0 and n / rate[1] > row_budget_s:
             message = (
                 f"n above what {group.backend} does in reasonable time here ({n / rate[1]:.3g} s per call "
-                f"predicted from {rate[1] / 1e6:.3g} M samples/s at n={format_n(rate[0])}, over the "
+                f"predicted from {rate_label(rate[1])} M samples/s at n={n_label(rate[0])}, over the "
                 f"{row_budget_s:g} s row budget; see --row-budget)"
             )
             emit({"event": "row", "row": new_row(group, n, seed, status="skipped", message=message)})
@@ -136,7 +137,7 @@ def measure_group(
                 if wanted < repeat:
                     notes.append(
                         f"{wanted} of {repeat} samples, as many as fit the {row_budget_s:g} s row budget "
-                        f"({format_seconds(calibration.per_call_s)} a call at this n)"
+                        f"({seconds(calibration.per_call_s)} a call at this n)"
                     )
                 if row["compiles_in_samples"]:
                     notes.append(
