@@ -76,13 +76,29 @@ def test_the_table_and_the_record_say_the_same(gate):
     text = gate.markdown("a" * 40, "b" * 40, 1.3, 3, verdict, [slowed, memory], yardstick, "vm", {})
     assert text.startswith("<!-- jitpi-gate -->\n## jitpi gate: 1 regression(s)")
     assert re.search(r"\| \+ \| `bench_time\.X\('a'\)` \| 1 ms \| 2 ms \| 2\.00 \|", text), text
-    assert "| 300 MiB | 301 MiB | 1.00 |" in text
+    assert "| 315 MB | 316 MB | 1.00 |" in text  # jitpi.view.format's MB, 10**6 bytes
     assert "Machine yardstick" in text and "ratio 1.00" in text
+    # the console's summary is the same sentences as the report's list
+    for line in gate.findings(verdict, 1.3, [slowed, memory], yardstick):
+        assert f"- {line}.\n" in text
+    assert "- REGRESSION bench_time.X('a'): 2.00x (1 ms -> 2 ms), more than 1.3x." in text
     record = gate.record("a" * 40, "b" * 40, 1.3, verdict, [slowed, memory], yardstick)
     assert record["exit"] == 1 and record["yardstick"]["ratio"] == pytest.approx(1.0)
     by_key = {entry["key"]: entry for entry in record["combinations"]}
     assert by_key["bench_time.X('a')"]["verdict"] == "regressed"
     assert by_key["bench_memory.Y('a')"]["verdict"] == "unchanged"
+
+
+def test_it_imports_jitpi_and_no_framework():
+    """The gate job installs asv and jitpi without frameworks (numpy and rich): the gate needs no more."""
+    frameworks = ["numba", "jax", "tensorflow", "torch", "triton", "warp", "taichi"]
+    frameworks += ["tinygrad", "mlx", "mojo", "max", "drjit", "halide", "tvm"]
+    code = (
+        "import runpy, sys; runpy.run_path('tools/gate.py'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:])))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *frameworks], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -146,3 +162,43 @@ def test_the_trial_refuses_bad_arguments_before_making_any_commit(arguments, mes
         ["git", "for-each-ref", "refs/gate-trial"], cwd=ROOT, capture_output=True, text=True
     )
     assert refs.stdout == ""
+
+
+def test_a_rounds_values_as_the_gate_reads_them_from_asvs_results(tmp_path):
+    """jitpi.suite.asv_results.values_since, on a result file asv's own classes write: the smallest
+    sample, None for a failure, NaN for a skip, the yardstick by its bare name, and a benchmark run
+    before the round (not reached in it) left out."""
+    from datetime import UTC, datetime, timedelta
+
+    asv_results = pytest.importorskip("asv.results", reason="asv is not installed")
+    from asv.runner import BenchmarkResult
+
+    from jitpi.suite import grid
+    from jitpi.suite.asv_results import values_since
+
+    commit, now = "c0ffee" + "0" * 34, datetime.now(UTC)
+    params = {"machine": "vm", "python": "3.11", "numpy": "2.4.6"}
+    results = asv_results.Results(params, {"numpy": "2.4.6"}, commit, 0, "3.11", "env-numpy", {})
+
+    def add(name, grid_params, values, samples, started):
+        entry = {"name": name, "params": grid_params, "version": "1", "type": "time", "unit": "seconds"}
+        run = BenchmarkResult(values, samples, [1] * len(values), errcode=0, stderr="", profile=None)
+        results.add_result(entry, run, started_at=started, record_samples=True)
+
+    variants = [["'numpy'"], ["'naive'", "'native'", "'shared'"], ["'cpu'"], ["'1e5'"]]
+    add(grid.TIME, variants, [2e-3, None, NAN], [[3e-3, 1e-3, 2e-3], None, None], now)
+    add(grid.YARDSTICK, [], [0.45], [[0.5, 0.4]], now)
+    add(grid.COLD, variants, [1.0, 1.0, 1.0], [[1.0]] * 3, now - timedelta(hours=1))
+    results.save(str(tmp_path))
+    since = (now - timedelta(minutes=1)).timestamp() * 1000
+    values = values_since(tmp_path, "vm", commit, since)
+    assert set(values) == {
+        *(grid.key(grid.TIME, "numpy", v, "cpu", "1e5") for v in grid.VARIANTS),
+        grid.YARDSTICK,
+    }
+    assert values[grid.key(grid.TIME, "numpy", "naive", "cpu", "1e5")] == 1e-3
+    assert values[grid.key(grid.TIME, "numpy", "native", "cpu", "1e5")] is None
+    assert math.isnan(values[grid.key(grid.TIME, "numpy", "shared", "cpu", "1e5")])
+    assert values[grid.YARDSTICK] == 0.4
+    assert values_since(tmp_path, "vm", "f" * 40, since) == {}
+    assert values_since(tmp_path, "another", commit, since) == {}

@@ -17,7 +17,9 @@ Exit 0: no regression. 1: a regression (each named, with its ratio). 2: a benchm
 broke (with its traceback) or a commit that could not be measured. A combination broken in both
 commits is reported and does not fail. In every case the Markdown table goes to .asv/gate.md,
 with the machine yardstick of both commits (bench_yardstick: a fixed workload that no commit
-changes, so a step in it is the machine, not the code). asv's machine file is made when missing.
+changes, so a step in it is the machine, not the code), and the same verdict as data goes to
+.asv/gate.json. asv's machine file is made when missing. It needs asv and jitpi installed without
+frameworks (it reads asv's results through jitpi.suite.asv_results) and imports no framework.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.grid import COLD, COLD_N, MEMORY, MEMORY_N, N_GRID, NATIVE, SHARED, TIME  # noqa: E402
-
-YARDSTICK = "bench_yardstick.Yardstick.time_quarter_circle"
+from jitpi.suite.asv_results import values_since  # noqa: E402
+from jitpi.suite.grid import COLD, COLD_N, MEMORY, MEMORY_N, N_GRID, NATIVE, SHARED, TIME, YARDSTICK  # noqa: E402
+from jitpi.view.format import MISSING, megabytes, seconds  # noqa: E402
 
 # What the PR gate gates by default (asv -b syntax, any match selects), chosen for what a change
 # can break and what it costs on 2 cores: the steady state of the native and shared variants at the
@@ -61,6 +63,15 @@ ROUNDS = 3
 REPORT = Path(".asv/gate.md")
 RECORD = Path(".asv/gate.json")  # the same verdict as data, for scripts (tools/gate_trial.py)
 LOGS = Path(".asv/gate")
+# The verdict's groups, in the table's order: each one's mark in the table and what it means.
+MARKS = {
+    "regressed": ("+", "regressed"),
+    "broken": ("!", "broken by HEAD"),
+    "broken_in_both": ("x", "broken in both"),
+    "no_longer_measured": ("?", "measured at BASE only"),
+    "improved": ("-", "improved"),
+    "new": ("*", "measured at HEAD only (new, or mended)"),
+}
 
 
 @dataclass
@@ -106,6 +117,15 @@ class Verdict:
     @property
     def exit_code(self) -> int:
         return 2 if self.broken else 1 if self.regressed else 0
+
+    @property
+    def headline(self) -> str:
+        n = (0, len(self.regressed), len(self.broken))[self.exit_code]
+        return ("no regression", f"{n} regression(s)", f"{n} benchmark(s) broken by HEAD")[self.exit_code]
+
+    def group(self, combination: Combination) -> str:
+        """The name of the group ``combination`` is in (a key of MARKS), or "" for none."""
+        return next((name for name, group in vars(self).items() if any(c is combination for c in group)), "")
 
 
 def judge(combinations: list[Combination], factor: float) -> Verdict:
@@ -157,74 +177,66 @@ def ensure_machine(machine: str | None) -> str:
     return name
 
 
-def results_file(conf, machine: str, commit: str) -> Path | None:
-    found = sorted(Path(conf.results_dir, machine).glob(f"{commit[: conf.hash_length]}-*.json"))
-    return found[-1] if found else None
-
-
-def read_round(conf, machine: str, commit: str, benchmarks, since_ms: float) -> dict[str, float | None]:
-    """This commit's value of every combination asv ran for it since ``since_ms`` (a JavaScript
-    timestamp, as asv keeps them): a benchmark asv did not reach in this run is left out, and so
-    reads as failed, never as an earlier round's value."""
-    from asv.results import Results
-
-    path = results_file(conf, machine, commit)
-    if path is None:
-        return {}
-    results = Results.load(str(path), machine)
-    values: dict[str, float | None] = {}
-    for name in results.get_result_keys(benchmarks):
-        if results.started_at.get(name, 0) < since_ms:
-            continue
-        params = results.get_result_params(name)
-        stored = results.get_result_value(name, params)
-        samples = results.get_result_samples(name, params)
-        for key, value, taken in zip(_keys(name, params), stored, samples, strict=True):
-            values[key] = None if value is None else float(min(taken) if taken else value)
-    return values
-
-
-def _keys(name: str, params: list[list[str]]) -> list[str]:
-    if not params:
-        return [name]
-    return [f"{name}({', '.join(combo)})" for combo in itertools.product(*params)]
-
-
-def selection(conf, regexes: list[str]):
-    """asv's own selection of ``regexes`` (its Benchmarks, from the discovery it saved), and each
-    selected combination's key with its benchmark's unit."""
+def selection(conf, regexes: list[str]) -> dict[str, str]:
+    """asv's own selection of ``regexes`` (from the discovery it saved): each selected combination's
+    key, as asv names it, with its benchmark's unit."""
     from asv.benchmarks import Benchmarks
 
     benchmarks = Benchmarks.load(conf, regex=regexes)
     selected = {}
     for name, bench in benchmarks.items():
-        keys = _keys(name, bench["params"])
+        keys = [f"{name}({', '.join(c)})" if c else name for c in itertools.product(*bench["params"])]
         chosen = benchmarks.benchmark_selection[name]
         for key in keys if chosen is None else [keys[index] for index in chosen]:
             selected[key] = bench.get("unit") or "seconds"
-    return benchmarks, selected
+    return selected
 
 
-# --- report ------------------------------------------------------------------------------------
+def traceback_of(key: str, head: str, machine: str, log: Path) -> str:
+    """What the combination prints when it fails: run once more at HEAD, alone, with its stderr."""
+    args = ("run", "--quick", "--show-stderr", "--machine", machine, "-b", f"^{re.escape(key)}$")
+    done = asv(*args, f"{head}^!", log=log)
+    text = done.stdout + done.stderr
+    start = text.find("Traceback")
+    return text[start:] if start >= 0 else text[-4000:]
 
 
-def human(value: float | None, unit: str) -> str:
-    if value is None:
-        return "failed"
-    if math.isnan(value):
-        return "skipped"
+# --- the verdict in words: the report, the record and the console ------------------------------
+
+
+def cell(value: float | None, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "failed" if value is None else "skipped"
     if unit == "bytes":
-        return f"{value / 2**20:.0f} MiB"
-    if unit == "seconds":
-        for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "µs")):
-            if value >= scale:
-                return f"{value / scale:.3g} {suffix}"
-        return f"{value * 1e9:.3g} ns"
-    return f"{value:.3g} {unit}"
+        return f"{megabytes(value)} MB"
+    return seconds(value) if unit == "seconds" else f"{value:.3g} {unit}"
 
 
 def rounds_cell(combination: Combination, side: str) -> str:
-    return ", ".join(human(value, combination.unit) for value in combination.rounds[side])
+    return ", ".join(cell(value, combination.unit) for value in combination.rounds[side])
+
+
+def findings(verdict: Verdict, factor: float, gated: list[Combination], yardstick: Combination | None):
+    """What the verdict rests on, one sentence each: the report's list and the console's summary."""
+    measured = [c.ratio for c in gated if c.ratio is not None]
+    lines = [f"{len(measured)} combinations compared, {len(gated) - len(measured)} not (skipped or failed)"]
+    if measured:
+        lines.append(f"ratio HEAD/BASE median {statistics.median(measured):.2f}, largest {max(measured):.2f}")
+    if yardstick is not None and yardstick.ratio is not None:
+        lines.append(
+            f"Machine yardstick ({YARDSTICK}, no jitpi code): BASE {seconds(yardstick.best('base'))} "
+            f"[{rounds_cell(yardstick, 'base')}], HEAD {seconds(yardstick.best('head'))} "
+            f"[{rounds_cell(yardstick, 'head')}], ratio {yardstick.ratio:.2f}"
+        )
+    lines += [f"BROKEN BY HEAD {c.key} (its traceback below)" for c in verdict.broken]
+    lines += [f"broken in both commits (not HEAD's doing): {c.key}" for c in verdict.broken_in_both]
+    lines += [f"measured at BASE, skipped at HEAD: {c.key}" for c in verdict.no_longer_measured]
+    lines += [
+        f"REGRESSION {c.key}: {c.ratio:.2f}x ({cell(c.best('base'), c.unit)} -> "
+        f"{cell(c.best('head'), c.unit)}), more than {factor}x"
+        for c in verdict.regressed
+    ]
+    return lines
 
 
 def markdown(
@@ -238,66 +250,31 @@ def markdown(
     machine: str,
     tracebacks: dict[str, str],
 ) -> str:
-    headline = {
-        0: "no regression",
-        1: f"{len(verdict.regressed)} regression(s)",
-        2: f"{len(verdict.broken)} benchmark(s) broken by HEAD",
-    }[verdict.exit_code]
     lines = [
         "<!-- jitpi-gate -->",
-        f"## jitpi gate: {headline}",
+        f"## jitpi gate: {verdict.headline}",
         "",
         f"BASE `{base[:8]}` against HEAD `{head[:8]}` on machine `{machine}`: {rounds} interleaved rounds a "
         f"commit; a combination's value is its smallest sample over the rounds; a regression "
         f"is HEAD's more than {factor}x BASE's. Ratio = HEAD / BASE: above 1 is slower or bigger.",
         "",
-    ]
-    if yardstick is not None and yardstick.ratio is not None:
-        lines += [
-            f"Machine yardstick ({YARDSTICK}, no jitpi code): "
-            f"BASE {human(yardstick.best('base'), 'seconds')} "
-            f"[{rounds_cell(yardstick, 'base')}], HEAD {human(yardstick.best('head'), 'seconds')} "
-            f"[{rounds_cell(yardstick, 'head')}], ratio {yardstick.ratio:.2f}.",
-            "",
-        ]
-    marks = {
-        id(c): mark
-        for mark, group in (
-            ("+", verdict.regressed),
-            ("!", verdict.broken),
-            ("x", verdict.broken_in_both),
-            ("?", verdict.no_longer_measured),
-            ("-", verdict.improved),
-            ("*", verdict.new),
-        )
-        for c in group
-    }
-    order = {"+": 0, "!": 1, "x": 2, "?": 3, "-": 4, "*": 5, "": 6}
-    rows = sorted(combinations, key=lambda c: (order[marks.get(id(c), "")], -(c.ratio or 0), c.key))
-    lines += [
-        "`+` regressed, `!` broken by HEAD, `x` broken in both, `?` measured at BASE only, `-` improved, "
-        "`*` measured at HEAD only (new, or mended).",
+        *(f"- {line}." for line in findings(verdict, factor, combinations, yardstick)),
+        "",
+        ", ".join(f"`{mark}` {meaning}" for mark, meaning in MARKS.values()) + ".",
         "",
         "| | combination | BASE | HEAD | ratio | BASE, each round | HEAD, each round |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for c in rows:
-        ratio = f"{c.ratio:.2f}" if c.ratio is not None else ""
+    rank, groups = [*MARKS, ""], {id(c): verdict.group(c) for c in combinations}
+    for c in sorted(combinations, key=lambda c: (rank.index(groups[id(c)]), -(c.ratio or 0), c.key)):
+        mark = MARKS[groups[id(c)]][0] if groups[id(c)] else ""
+        ratio = f"{c.ratio:.2f}" if c.ratio is not None else MISSING
         lines.append(
-            f"| {marks.get(id(c), '')} | `{c.key}` | {human(c.value('base'), c.unit)} "
-            f"| {human(c.value('head'), c.unit)} | {ratio} "
-            f"| {rounds_cell(c, 'base')} | {rounds_cell(c, 'head')} |"
+            f"| {mark} | `{c.key}` | {cell(c.value('base'), c.unit)} | {cell(c.value('head'), c.unit)} "
+            f"| {ratio} | {rounds_cell(c, 'base')} | {rounds_cell(c, 'head')} |"
         )
     for key, text in tracebacks.items():
-        lines += [
-            "",
-            f"<details><summary>{key} at HEAD</summary>",
-            "",
-            "```",
-            text.strip(),
-            "```",
-            "</details>",
-        ]
+        lines += ["", f"<details><summary>{key} at HEAD</summary>\n\n```\n{text.strip()}\n```\n</details>"]
     return "\n".join(lines) + "\n"
 
 
@@ -310,19 +287,18 @@ def record(
     yardstick: Combination | None,
 ) -> dict:
     """The verdict as data: every combination's rounds, values, ratio and what happened to it."""
-    what = {id(c): name for name, group in vars(verdict).items() for c in group}
+
+    def number(value: float | None) -> float | str | None:
+        return "skipped" if value is not None and math.isnan(value) else value
 
     def entry(c: Combination) -> dict:
-        def number(value: float | None) -> float | str | None:
-            return "skipped" if value is not None and math.isnan(value) else value
-
         return {
             "key": c.key,
             "unit": c.unit,
             "base": number(c.value("base")),
             "head": number(c.value("head")),
             "ratio": c.ratio,
-            "verdict": what.get(id(c), "unchanged" if c.ratio is not None else c.state("head")),
+            "verdict": verdict.group(c) or ("unchanged" if c.ratio is not None else c.state("head")),
             "base_rounds": [number(v) for v in c.rounds["base"]],
             "head_rounds": [number(v) for v in c.rounds["head"]],
         }
@@ -337,75 +313,34 @@ def record(
     }
 
 
-def traceback_of(key: str, head: str, machine: str, log: Path) -> str:
-    """What the combination prints when it fails: run once more at HEAD, alone, with its stderr."""
-    done = asv(
-        "run",
-        "--quick",
-        "--show-stderr",
-        "--machine",
-        machine,
-        "-b",
-        f"^{re.escape(key)}$",
-        f"{head}^!",
-        log=log,
-    )
-    text = done.stdout + done.stderr
-    start = text.find("Traceback")
-    return text[start:] if start >= 0 else text[-4000:]
-
-
-# --- main --------------------------------------------------------------------------------------
-
-
 def run(base: str, head: str, regexes: list[str], factor: float, rounds: int, machine: str | None) -> int:
     from asv.config import Config
 
     base, head = (git("rev-parse", "--verify", f"{name}^{{commit}}") for name in (base, head))
     conf = Config.load("asv.conf.json")
     machine = ensure_machine(machine)
-    LOGS.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)  # and REPORT's folder, .asv
     for old in LOGS.glob("*.log"):
         old.unlink()
     wanted = [*regexes, f"^{re.escape(YARDSTICK)}$"]
-    bench_args = [arg for regex in wanted for arg in ("-b", regex)]
+    args = ["run", "--record-samples", "-a", "rounds=1", "--show-stderr", "--machine", machine]
+    args += [arg for regex in wanted for arg in ("-b", regex)]
     order = [("base", base), ("head", head)]
     combinations: dict[str, Combination] = {}
-    benchmarks = None
     for index in range(rounds):
         for side, commit in order if index % 2 == 0 else order[::-1]:
             log = LOGS / f"round-{index + 1}-{side}.log"
-            print(
-                f"gate: round {index + 1} of {rounds}, {side} {commit[:8]} (asv's output: {log})", flush=True
-            )
+            print(f"gate: round {index + 1}/{rounds}, {side} {commit[:8]} (asv's output: {log})", flush=True)
             started_ms = time.time() * 1000
-            done = asv(
-                "run",
-                "--record-samples",
-                "-a",
-                "rounds=1",
-                "--show-stderr",
-                "--machine",
-                machine,
-                *bench_args,
-                f"{commit}^!",
-                log=log,
-            )
-            if benchmarks is None:
-                benchmarks, selected = selection(conf, wanted)
-                combinations = {key: Combination(key, unit) for key, unit in selected.items()}
-            values = read_round(conf, machine, commit, benchmarks, started_ms - 1000)
+            done = asv(*args, f"{commit}^!", log=log)
+            if not combinations:
+                combinations = {key: Combination(key, unit) for key, unit in selection(conf, wanted).items()}
+            values = values_since(conf.results_dir, machine, commit, started_ms - 1000)
             if not values:
                 output = (done.stdout + done.stderr)[-3000:]
-                print(
-                    f"gate: asv measured nothing at {side} {commit[:8]} (exit {done.returncode}):\n{output}",
-                    file=sys.stderr,
-                )
-                REPORT.parent.mkdir(parents=True, exist_ok=True)
-                REPORT.write_text(
-                    f"<!-- jitpi-gate -->\n## jitpi gate: {side} {commit[:8]} could not be "
-                    f"measured\n\n```\n{output}\n```\n"
-                )
+                what = f"asv measured nothing at {side} {commit[:8]} (exit {done.returncode})"
+                print(f"gate: {what}:\n{output}", file=sys.stderr)
+                REPORT.write_text(f"<!-- jitpi-gate -->\n## jitpi gate: {what}\n\n```\n{output}\n```\n")
                 return 2
             for key, combination in combinations.items():
                 combination.rounds[side].append(values.get(key))
@@ -413,49 +348,13 @@ def run(base: str, head: str, regexes: list[str], factor: float, rounds: int, ma
     gated = list(combinations.values())
     verdict = judge(gated, factor)
     tracebacks = {c.key: traceback_of(c.key, head, machine, LOGS / "tracebacks.log") for c in verdict.broken}
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(markdown(base, head, factor, rounds, verdict, gated, yardstick, machine, tracebacks))
     RECORD.write_text(json.dumps(record(base, head, factor, verdict, gated, yardstick), indent=1))
-    summary(verdict, factor, gated, yardstick, tracebacks)
-    return verdict.exit_code
-
-
-def summary(
-    verdict: Verdict,
-    factor: float,
-    gated: list[Combination],
-    yardstick: Combination | None,
-    tracebacks: dict[str, str],
-) -> None:
-    measured = [c for c in gated if c.ratio is not None]
-    print(
-        f"\ngate: {len(measured)} combinations compared, {len(gated) - len(measured)} not (skipped or failed)"
-    )
-    if measured:
-        print(
-            f"gate: ratio HEAD/BASE median {statistics.median(c.ratio for c in measured):.2f}, "
-            f"largest {max(c.ratio for c in measured):.2f}"
-        )
-    if yardstick is not None and yardstick.ratio is not None:
-        print(
-            f"gate: machine yardstick BASE {human(yardstick.best('base'), 'seconds')}, "
-            f"HEAD {human(yardstick.best('head'), 'seconds')} (ratio {yardstick.ratio:.2f})"
-        )
-    for c in verdict.broken_in_both:
-        print(f"gate: broken in both commits (not HEAD's doing): {c.key}")
-    for c in verdict.no_longer_measured:
-        print(f"gate: measured at BASE, skipped at HEAD: {c.key}")
-    for c in verdict.regressed:
-        print(
-            f"gate: REGRESSION {c.key}: {c.ratio:.2f}x ({human(c.best('base'), c.unit)} -> "
-            f"{human(c.best('head'), c.unit)}), more than {factor}x"
-        )
+    print("", *(f"gate: {line}" for line in findings(verdict, factor, gated, yardstick)), sep="\n")
     for key, text in tracebacks.items():
-        print(f"gate: BROKEN BY HEAD {key}:\n{text.rstrip()}\n")
-    print(
-        f"gate: {['no regression', 'regression', 'broken by HEAD'][verdict.exit_code]} "
-        f"(exit {verdict.exit_code}); the table: {REPORT}"
-    )
+        print(f"gate: {key} at HEAD:\n{text.rstrip()}\n")
+    print(f"gate: {verdict.headline} (exit {verdict.exit_code}); the table: {REPORT}")
+    return verdict.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "--factor",
         type=float,
         default=FACTOR,
-        help=f"a ratio HEAD/BASE above this is a regression (default {FACTOR})",
+        help=f"HEAD/BASE above this is a regression (default {FACTOR})",
     )
     parser.add_argument(
         "--rounds",

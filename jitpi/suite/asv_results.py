@@ -303,3 +303,29 @@ def is_different(old: Measurement, new: Measurement) -> bool:
     if not old.stats or not new.stats:
         return False
     return bool(_stats.is_different(old.samples or None, new.samples or None, old.stats, new.stats))
+
+
+def values_since(
+    results_dir: str | os.PathLike[str], machine: str, commit: str, since_ms: float
+) -> dict[str, float | None]:
+    """Each combination's value in ``commit``'s results for ``machine``, of the benchmarks asv ran
+    since ``since_ms`` (a JavaScript timestamp, as asv keeps them): the smallest recorded sample (the
+    value where asv kept no samples), None for a failure, NaN for a skip; keyed as asv names it,
+    ``name(params...)``, or by the bare name for a benchmark without params. A benchmark asv did not
+    reach since then is left out, never given an earlier run's value."""
+    from pathlib import Path
+
+    asv = _asv()
+    values: dict[str, float | None] = {}
+    for path in sorted(Path(results_dir, machine).glob(f"{commit[:8]}-*.json")):
+        result = asv.results.Results.load(str(path), machine)
+        for benchmark in result.get_all_result_keys():
+            if (result.started_at.get(benchmark) or 0) < since_ms:
+                continue
+            params = result.get_result_params(benchmark)
+            stored = result.get_result_value(benchmark, params)
+            samples = result.get_result_samples(benchmark, params)
+            for combo, value, taken in zip(itertools.product(*params), stored, samples, strict=True):
+                key = f"{benchmark}({', '.join(combo)})" if combo else benchmark
+                values[key] = None if value is None else float(min(taken) if taken else value)
+    return values
