@@ -16,13 +16,6 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "jitpi"
 EXCLUDED = ("jitpi.backends",)
 
-KNOWN_CIRCLES = [
-    # jitpi.site and jitpi.releases import each other (inside functions); that circle is being
-    # removed on its own. Delete this entry when it is gone.
-    {"jitpi.site", "jitpi.releases"},
-]
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -144,9 +137,5 @@ def test_the_graph_sees_lazy_and_package_imports():
 
 def test_no_module_takes_part_in_an_import_circle():
     graph = import_graph()
-    for pair in KNOWN_CIRCLES:
-        for name in pair:
-            if name in graph:
-                graph[name] = graph[name] - (pair - {name})
     found = [_path(graph, component) for component in circles(graph)]
     assert not found, "import circles:\n  " + "\n  ".join(found)

@@ -120,7 +120,7 @@ def test_tables_rank_and_cross():
     fast = curve("numba", startup=(1.0,), points=(Point(10**5, 1e-4), Point(10**9, 1.0)))
     slow = curve("numpy", startup=(0.1,), points=(Point(10**5, 1e-3), Point(10**8, 1.0)))
     text = markdown.precision_page([slow, fast], confidence=0.95)
-    assert "| numba | shared | cpu |" in text and "| 7 digits (n = " in text
+    assert "| numba | shared | cpu |" in text and "| 7 digits, n = 4.14e15 |" in text
     assert "faster than numpy, cold" in text
     crossing = precision.crossover(fast, slow, precision.digit_grid(*tables.CHART_DIGITS))
     assert f"from {crossing.digits:.1f} digits" in text

@@ -24,9 +24,11 @@ def require_matplotlib() -> None:
 
 
 def plot_charts(data: dict[str, Any], out: str) -> list[str]:
+    """Every chart of one ``jitpi run`` results dict (as its JSON file holds it) into ``out``."""
     from jitpi import plotting
+    from jitpi.results import from_sweep
 
-    return plotting.plot_all(data, out)
+    return plotting.plot_all(from_sweep(data), out)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -40,17 +42,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from jitpi import report
+    from jitpi.results import from_sweep
     from jitpi.sweep.results import write_atomic
+    from jitpi.view import markdown
 
-    page = report.results_page(args.results)
-    targets = [(args.out, page)]
+    runs = [(path, from_sweep(sweep.load_results(path), path)) for path in args.results]
+    targets = [(args.out, markdown.results_page(runs))]
     if args.readme:
         try:
             with open(args.readme, encoding="utf-8") as stream:
                 readme = stream.read()
-            first_run = [sweep.load_results(args.results[0])]
-            targets.append((args.readme, report.replace_leaderboard(readme, report.leaderboard(first_run))))
+            board = markdown.leaderboard(runs[0][1], variants=markdown.README_VARIANTS)
+            targets.append(
+                (
+                    args.readme,
+                    markdown.replace_between(
+                        readme, markdown.LEADERBOARD_START, markdown.LEADERBOARD_END, board
+                    ),
+                )
+            )
         except (OSError, ValueError) as error:
             raise UsageError(f"--readme {args.readme!r}: {error}") from None
     for path, text in targets:
@@ -79,37 +89,37 @@ def _parse_check(text: str, curves: Sequence[Any]) -> tuple[Any, float]:
 
 
 def cmd_precision(args: argparse.Namespace) -> int:
-    from jitpi import precision, report
+    from jitpi import precision
+    from jitpi.results import from_sweep
     from jitpi.sweep.results import write_atomic
+    from jitpi.view import markdown
 
     try:
-        precision._z(args.confidence)
+        precision.samples_for(1.0, args.confidence)
     except ValueError as error:
         raise UsageError(f"--confidence: {error}") from None
-    curves = precision.curves_from_sweeps([sweep.load_results(path) for path in args.results])
+    runs = [from_sweep(sweep.load_results(path), path) for path in args.results]
+    curves = precision.curves(*runs)
     if not curves:
         raise UsageError("the results hold no measured rows (each row failed or was skipped)")
     checks = [_parse_check(text, curves) for text in args.check]
     if args.plot:
         require_matplotlib()
-        from jitpi import plotting
+        from jitpi.view import charts
 
-        first = sweep.load_results(args.results[0])
-        from jitpi.sweep.machine import describe_machine
-
-        footer = f"{describe_machine(first, separator='  |  ')}  |  {first.get('started', '')}"
-        print(plotting.plot_precision(curves, args.plot, footer=footer, confidence=args.confidence))
-    tables = report.precision_tables(curves, confidence=args.confidence)
+        footer = f"{runs[0].source.machine}  |  {runs[0].source.label}"
+        print(charts.precision_chart(curves, args.plot, footer=footer, confidence=args.confidence))
+    tables = markdown.precision_page(curves, confidence=args.confidence)
     if checks:
-        tables += "\n### The model against cold runs\n\n" + report.checks_table(
+        tables += "\n### The model against cold runs\n\n" + markdown.checks_table(
             [precision.check_cold(curve, digits, args.confidence) for curve, digits in checks]
         )
     if args.out:
         sweep.check_writable_file(args.out, what="--out")
         try:
             with open(args.out, encoding="utf-8") as stream:
-                page = report.replace_between(
-                    stream.read(), report.PRECISION_START, report.PRECISION_END, tables
+                page = markdown.replace_between(
+                    stream.read(), markdown.PRECISION_START, markdown.PRECISION_END, tables
                 )
         except (OSError, ValueError) as error:
             raise UsageError(f"--out {args.out!r}: {error}") from None
@@ -121,17 +131,17 @@ def cmd_precision(args: argparse.Namespace) -> int:
 
 
 def cmd_page(args: argparse.Namespace) -> int:
-    from jitpi import site
+    from jitpi.suite import page
 
     require_matplotlib()
-    print(site.write_page(args.asv_results, args.out, sweep_json=args.json, machine=args.machine))
+    print(page.write_page(args.asv_results, args.out, sweep_json=args.json, machine=args.machine))
     return EXIT_OK
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from jitpi import releases
+    from jitpi.suite import releases
 
     if args.action == "run":
         if not args.backends:

@@ -1,9 +1,9 @@
 """How jitpi writes a number, once for every view: the console, Markdown, the page and the charts.
 
 A value that is missing or not finite is written ``MISSING`` everywhere. Throughput is in millions of
-samples a second, memory in MB (10**6 bytes), durations in the unit a person reads them in. It needs
-nothing but the standard library (the registry only to order backends), so tools/gate.py, which
-runs where only asv is installed, loads this file too.
+samples a second, memory in MB (10**6 bytes), durations in the unit a person reads them in. It
+imports no framework (the registry only when ordering backends), so tools that run beside asv with
+jitpi installed without its frameworks, such as the gate, use it too.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def duration(value: float | None) -> str:
 
 def n_label(n: float) -> str:
     """A count of samples: ``1e8`` for a power of ten, ``2.5e6`` for one decimal of mantissa from 1e4
-    up, ``12,345`` for another whole number, three figures (``4.27e13``) for a modelled one."""
+    up, ``12,345`` for another count, three figures (``4.27e13``) for a large modelled one (a float)."""
     if not n > 0 or not math.isfinite(n):
         return MISSING
     exponent = math.floor(math.log10(n) + 1e-12)
@@ -69,7 +69,7 @@ def n_label(n: float) -> str:
         return f"{round(mantissa)}e{exponent}"
     if n >= 10_000 and abs(mantissa * 10 - round(mantissa * 10)) < 1e-9:
         return f"{round(mantissa * 10) / 10:.1f}e{exponent}"
-    if float(n).is_integer():
+    if isinstance(n, int) or (float(n).is_integer() and n < 1e6):
         return f"{int(n):,}"
     return f"{mantissa:.3g}e{exponent}"
 

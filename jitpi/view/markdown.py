@@ -36,8 +36,8 @@ def _cell(cell: tables.Cell) -> str:
 
 
 def render(table: tables.Table) -> str:
-    """A ``tables.Table`` as Markdown: titles with their notes in brackets, the notes below."""
-    header = [f"{title} ({note})" if note else title for title, note in table.columns]
+    """A ``tables.Table`` as Markdown: titles with their notes after a comma, the notes below."""
+    header = [f"{title}, {note}" if note else title for title, note in table.columns]
     numeric = [any(row[i].numeric for row in table.rows) for i in range(len(table.columns))]
     lines = ["| " + " | ".join(_escape(cell) for cell in header) + " |"]
     lines.append("|" + "|".join("---:" if flag else "---" for flag in numeric) + "|")
@@ -48,8 +48,16 @@ def render(table: tables.Table) -> str:
     return text
 
 
-def leaderboard(results: Results, *, memory: Results | None = None) -> str:
-    return render(tables.leaderboard_table(tables.leaderboard(results, memory=memory)))
+README_VARIANTS = ("shared",)
+"""The README's leaderboard: every backend counting the same Philox stream, the like-for-like race
+(every variant: docs/results.md and the page)."""
+
+
+def leaderboard(
+    results: Results, *, memory: Results | None = None, variants: Sequence[str] | None = None
+) -> str:
+    board = tables.leaderboard(results, memory=memory, variants=variants)
+    return render(tables.leaderboard_table(board))
 
 
 def run_table(results: Results) -> str:

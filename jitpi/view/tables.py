@@ -139,9 +139,13 @@ def rows(results: Results, *, memory: Results | None = None) -> list[Leaderboard
     return [_row(results, key, memory) for key in results.combinations()]
 
 
-def leaderboard(results: Results, *, memory: Results | None = None) -> Leaderboard:
-    """Every series of ``results`` ranked (``rows``, then ``ranked``)."""
-    ranked_rows = ranked(rows(results, memory=memory))
+def leaderboard(
+    results: Results, *, memory: Results | None = None, variants: Sequence[str] | None = None
+) -> Leaderboard:
+    """Every series of ``results`` (of ``variants`` only, where given) ranked (``rows``, then
+    ``ranked``)."""
+    chosen = [row for row in rows(results, memory=memory) if variants is None or row.variant in variants]
+    ranked_rows = ranked(chosen)
     cold_ns = sorted({n for by_n in results.series(Kind.COLD).values() for n in by_n})
     if results.source.tool == "asv":
         where = f"n = {n_label(cold_ns[0])}" if len(cold_ns) == 1 else "first n"
