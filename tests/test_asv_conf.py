@@ -96,7 +96,12 @@ def _pyproject_requirements() -> list[Requirement]:
 
 def test_matrix_installs_the_backends_at_pyprojects_pins(conf):
     # A key may carry extras (mlx[cpu]): pip installs "key==version" as it stands.
-    matrix = {Requirement(key).name: versions for key, versions in conf["matrix"]["req"].items()}
+    from jitpi.suite.asv_results import pins
+
+    matrix = {}
+    for key, versions in conf["matrix"]["req"].items():
+        ((name, version),) = pins({key: versions[0]}).items()
+        matrix[Requirement(name).name] = [version] if key.startswith("pip+") else versions
     for requirement in _pyproject_requirements():
         assert requirement.name in matrix, f"asv's matrix does not install {requirement}"
         versions = matrix[requirement.name]
@@ -111,3 +116,28 @@ def test_matrix_installs_the_backends_at_pyprojects_pins(conf):
     declared = {requirement.name for requirement in _pyproject_requirements()}
     extra = set(matrix) - declared
     assert not extra, f"the matrix installs what pyproject does not ask for: {extra}"
+
+
+def test_asv_installs_every_pin_whole(conf):
+    """asv 0.6.6 turns a pin "name": "version" into pip's name==version through a parser that cuts
+    a .postN off (apache-tvm 0.27.0.post1 became 0.27.0, apache-tvm-ffi 0.1.15.post2 the yanked
+    0.1.15); such a pin must be written as "pip+name==version" (jitpi.suite.asv_results.asv_pin),
+    which asv hands to pip whole. The release sweep's configuration is held to the same."""
+    from asv.util import ParsedPipDeclaration
+
+    from jitpi.suite import releases
+    from jitpi.suite.asv_results import asv_pin
+
+    def installed(key: str, value: str) -> str:
+        declaration = ParsedPipDeclaration(f"{key.removeprefix('pip+')} {value}")
+        return f"{declaration.pkgname}{declaration.specification}"
+
+    for key, versions in conf["matrix"]["req"].items():
+        if key.startswith("pip+"):
+            assert versions == [""] and installed(key, "") == key.removeprefix("pip+"), key
+        else:
+            assert installed(key, versions[0]) == f"{key}=={versions[0]}", key
+    for backend, listed in releases.RELEASES.items():
+        for release in listed:
+            for name, version in releases.requirements(backend, release).items():
+                assert installed(*asv_pin(name, version)) == f"{name}=={version}", (backend, name, version)

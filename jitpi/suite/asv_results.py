@@ -26,6 +26,28 @@ MACHINE_KEYS = ("machine", "arch", "cpu", "num_cpu", "os", "ram")
 ACCURACY_SEEDS = len(grid.SEEDS)
 
 
+def asv_pin(name: str, version: str) -> tuple[str, str]:
+    """A pin as asv's ``req`` takes it: ``(name, version)``, or ``("pip+name==version", "")`` where
+    asv 0.6.6 would cut the version (its pip declaration parser drops a ``.postN``)."""
+    from asv.util import ParsedPipDeclaration
+
+    if ParsedPipDeclaration(f"{name} {version}").specification == f"=={version}":
+        return name, version
+    return f"pip+{name}=={version}", ""
+
+
+def pins(requirements: dict[str, Any]) -> dict[str, str]:
+    """An environment's pins as name -> version, whichever way ``asv_pin`` wrote them."""
+    found = {}
+    for key, value in requirements.items():
+        if key.startswith("pip+") and "==" in key and not value:
+            name, _, version = key[4:].partition("==")
+            found[name] = version
+        else:
+            found[key] = str(value)
+    return found
+
+
 def _asv():
     try:
         import asv.results
@@ -151,7 +173,7 @@ def environments(results_dir: str | os.PathLike[str], machine: str) -> Iterator[
     results_dir = os.fspath(results_dir)
     param_names = _param_names(results_dir)
     for result in asv.results.iter_results_for_machine(results_dir, machine):
-        requirements = {k: str(v) for k, v in result.params.items() if k not in (*MACHINE_KEYS, "python")}
+        requirements = pins({k: v for k, v in result.params.items() if k not in (*MACHINE_KEYS, "python")})
         yield Environment(
             commit=result.commit_hash,
             date=result.date,

@@ -100,7 +100,10 @@ def release_config(
     conf["matrix"] = {}
     conf["exclude"] = [{"python": ".*"}]  # no environment but the included ones
     conf["include"] = [
-        {"python": python, "req": dict(sorted(requirements(backend, release).items()))}
+        {
+            "python": python,
+            "req": dict(asv_results.asv_pin(*pin) for pin in sorted(requirements(backend, release).items())),
+        }
         for backend, release in releases
         for python in pythons
     ]
@@ -157,7 +160,7 @@ def record_versions(env_dir: Path, path: Path) -> dict[str, dict[str, str]]:
         if done.returncode != 0:
             continue
         installed = {canonical(entry["name"]): entry["version"] for entry in json.loads(done.stdout)}
-        found[environment_key(info["requirements"])] = installed
+        found[environment_key(asv_results.pins(info["requirements"]))] = installed
     if found:
         path.parent.mkdir(parents=True, exist_ok=True)
         known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
