@@ -281,11 +281,16 @@ def _launch(
     dr.eval()  # queue the kernel (with its side effect on ``total``); the host does not wait
 
 
+MIN_LANES = 2
+"""A launch of one lane is another kernel to Dr.Jit (its arrays are scalars); never fewer than two."""
+
+
 def _count(
     block_fn: Callable, key_fn: Callable, n: int, seed: int, start: int, device: str, lanes: int
 ) -> int:
-    """Hits among samples [start, start + n) of the stream that ``block_fn`` draws, in launches of
-    ``lanes`` blocks: every launch is the same kernel, whatever n, seed and start."""
+    """Hits among samples [start, start + n) of the stream that ``block_fn`` draws, in launches of at
+    most ``lanes`` blocks, each only as wide as the blocks it has left (the masks drop the rest):
+    every launch is the same kernel, whatever its width, n, seed and start."""
     with _lock:
         t = _ready(device)
         end = start + n
@@ -296,7 +301,7 @@ def _count(
             count = min(lanes, end_block - block)
             lo = max(0, start - 2 * block)
             hi = min(end - 2 * block, 2 * count)
-            _launch(t, block_fn, lanes, block, lo, hi, key, total)
+            _launch(t, block_fn, max(count, MIN_LANES), block, lo, hi, key, total)
             if (index + 1) % SYNC_EVERY == 0:
                 dr.sync_thread()
         return int(total[0])
