@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -20,8 +21,10 @@ from conftest import BASELINES
 import jitpi
 from jitpi import plotting, registry
 from jitpi._validation import check_seed
+from jitpi.cli.console import console_for, print_table
 from jitpi.cli.options import parse_seed
-from jitpi.sweep import ROW_FIELDS, SCHEMA, UsageError, parse_n, parse_n_options
+from jitpi.cli.run import SweepProgress, results_table, summary
+from jitpi.sweep import ROW_FIELDS, SCHEMA, Group, Results, Row, UsageError, parse_n, parse_n_options
 from jitpi.sweep.results import load_results
 from jitpi.sweep.runner import worker_environment
 from jitpi.view import charts
@@ -192,6 +195,45 @@ def test_sweep_succeeds_with_a_table(sweep):
     assert "[4/4]" in result.stderr  # the progress lines, plain text when stderr is not a terminal
     assert "\x1b" not in result.stdout + result.stderr  # no control characters where it is not a terminal
     assert "4 row(s): 4 ok" in result.stderr  # the summary under the table
+
+
+def test_the_console_view_reads_rows():
+    """The table, the summary and the progress lines of jitpi run, from ``Row`` objects alone."""
+    ok = Row(
+        "numpy", "native", "cpu", 10_000, 0, "ok", hits=7853, pi_hat=3.1412, abs_error=3.9e-4, z=-0.24,
+        first_call_s=0.5, samples=3, calls_per_sample=10, median_s=2e-4, spread=0.123, unstable=True,
+        samples_per_s=5e7, message="2 of 3 samples, as many as fit the 1 s row budget",
+    )  # fmt: skip
+    skipped = Row("numpy", "native", "cpu", 10**9, 0, "skipped", message="n above what numpy does")
+    failed = Row("python", "native", "cpu", 1000, 0, "failed", message="RuntimeError: boom")
+    unavailable = {"backend": "jax", "variant": "native", "device": "cpu", "reason": "not installed"}
+    results = Results(
+        settings={"min_sample_s": 0.05, "unstable_spread": 0.1},
+        machine={},
+        rows=[ok, skipped, failed],
+        unavailable=[unavailable],
+    )
+    text = summary(results)
+    assert "3 row(s): 1 ok (1 unstable), 1 skipped, 1 failed, 1 group(s) not run." in text
+    assert "  numpy native cpu n=1e9: n above what numpy does" in text
+    assert "  python native cpu n=1e3: RuntimeError: boom" in text
+    assert "  numpy native cpu n=1e4: spread 12.3%" in text
+    assert "  numpy native cpu n=1e4: 2 of 3 samples, as many as fit the 1 s row budget" in text
+    assert "  jax native cpu: not installed" in text
+    table = io.StringIO()
+    print_table(results_table(results.rows), table)
+    lines = [line.split() for line in table.getvalue().splitlines()[2:]]
+    assert lines[0][:5] == ["numpy", "native", "cpu", "1e4", "500"]
+    assert lines[0][-8:] == ["12.3%", "unstable", "3x10", "50", "3.1412000", "3.9e-04", "-0.24", "ok"]
+    assert lines[1][-1] == "SKIPPED" and lines[2][-1] == "FAILED"
+    stream = io.StringIO()
+    progress = SweepProgress(console_for(stream), total=3)
+    for row in results.rows:
+        progress.event(Group(row.backend, row.variant, row.device), {"event": "row", "row": row})
+    printed = stream.getvalue().splitlines()
+    first = "[1/3] numpy native cpu n=1e4: 200 µs median, spread 12.3% (unstable), 50 M samples/s"
+    assert printed[0].startswith(f"{first}, first call 500 ms  (0:0")
+    assert printed[2].startswith("[3/3] python native cpu n=1e3: failed: RuntimeError: boom")
 
 
 def test_sweep_json_rows_are_exact(sweep):

@@ -12,7 +12,7 @@ import pytest
 
 import jitpi
 from jitpi import registry
-from jitpi.sweep.results import Group
+from jitpi.sweep.results import Group, Row
 from jitpi.sweep.worker import measure_group
 
 COMPILE_S = 0.05
@@ -21,13 +21,15 @@ MIN_SAMPLE_S = 0.02
 NS = [1000, 2000, 3000]
 
 
-def measure(group: Group, ns=NS, repeat: int = 3) -> list[dict]:
+def measure(group: Group, ns=NS, repeat: int = 3) -> list[Row]:
+    """The rows the worker sends, read as the parent reads them (``Row.from_dict``: every field)."""
     events: list[dict] = []
     measure_group(
         group, ns, seed=3, repeat=repeat, row_budget_s=0, emit=events.append, min_sample_s=MIN_SAMPLE_S
     )
-    rows = [event["row"] for event in events if event["event"] == "row"]
-    assert [row["n"] for row in rows] == list(ns), events
+    sent = [json.loads(json.dumps(event["row"])) for event in events if event["event"] == "row"]
+    rows = [Row.from_dict(row) for row in sent]
+    assert [row.n for row in rows] == list(ns), events
     return rows
 
 
@@ -58,21 +60,21 @@ def test_a_compile_per_n_never_lands_in_a_sample(recompiling_backend):
     rows = measure(Group("python", "naive", "cpu"))
     assert recompiling_backend["compiles"] == len(NS)  # one compile per n, each one observed
     for row in rows:
-        assert row["status"] == "ok" and row["message"] is None, row
-        assert row["compiles_in_samples"] == 0, row
-        assert row["max_s"] < COMPILE_S, row  # no sample holds a compile
-        assert row["samples"] == 3
-    assert rows[0]["first_call_s"] >= COMPILE_S and rows[0]["warmup_s"] is None
+        assert row.status == "ok" and row.message is None, row
+        assert row.compiles_in_samples == 0, row
+        assert row.max_s < COMPILE_S, row  # no sample holds a compile
+        assert row.samples == 3
+    assert rows[0].first_call_s >= COMPILE_S and rows[0].warmup_s is None
     for row in rows[1:]:
-        assert row["warmup_s"] >= COMPILE_S and row["first_call_s"] is None  # the compile is the warm-up
+        assert row.warmup_s >= COMPILE_S and row.first_call_s is None  # the compile is the warm-up
 
 
 def test_a_compile_inside_the_samples_is_reported(recompiling_backend):
     """The check above can fail: a backend that recompiles in the steady state is caught and named."""
     recompiling_backend["every"] = 7
     rows = measure(Group("python", "naive", "cpu"), ns=[1000])
-    assert rows[0]["compiles_in_samples"] > 0
-    assert "compile(s) during the timed samples" in rows[0]["message"]
+    assert rows[0].compiles_in_samples > 0
+    assert "compile(s) during the timed samples" in rows[0].message
 
 
 def test_jax_naive_recompiles_per_n_only_in_warm_ups():
@@ -86,9 +88,9 @@ def test_jax_naive_recompiles_per_n_only_in_warm_ups():
     rows = measure(Group("jax", "naive", "cpu"), ns=ns, repeat=2)
     assert backend.compile_count() - before == len(ns)
     for row in rows:
-        assert row["status"] == "ok" and row["compiles_in_samples"] == 0, row
+        assert row.status == "ok" and row.compiles_in_samples == 0, row
     for row in rows[1:]:
-        assert row["warmup_s"] > 5 * row["median_s"], row  # the warm-up held the compile
+        assert row.warmup_s > 5 * row.median_s, row  # the warm-up held the compile
 
 
 def test_worker_entry_point():

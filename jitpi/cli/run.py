@@ -40,7 +40,7 @@ from jitpi.cli.options import (
     parse_seconds,
     parse_seed,
 )
-from jitpi.sweep import Group, Results
+from jitpi.sweep import Group, Results, Row
 from jitpi.view.format import MISSING, n_label, rate, seconds
 
 
@@ -180,9 +180,9 @@ def summary(results: Results) -> str:
         "z = (pi_hat - pi) / sigma(n).",
     ]
     by_status = {
-        status: [row for row in rows if row["status"] == status] for status in ("ok", "skipped", "failed")
+        status: [row for row in rows if row.status == status] for status in ("ok", "skipped", "failed")
     }
-    unstable = [row for row in by_status["ok"] if row.get("unstable")]
+    unstable = [row for row in by_status["ok"] if row.unstable]
     counts = [f"{len(by_status['ok'])} ok" + (f" ({len(unstable)} unstable)" if unstable else "")]
     counts += [f"{len(by_status[status])} {status}" for status in ("skipped", "failed") if by_status[status]]
     if results.unavailable:
@@ -194,13 +194,13 @@ def summary(results: Results) -> str:
             lines.append(f"{title}:")
             lines.extend(f"  {entry}" for entry in entries)
 
-    def where(row: dict[str, Any]) -> str:
-        return f"{row['backend']} {row['variant']} {row['device']} n={n_label(row['n'])}"
+    def where(row: Row) -> str:
+        return f"{row.backend} {row.variant} {row.device} n={n_label(row.n)}"
 
-    section("skipped", [f"{where(row)}: {row['message']}" for row in by_status["skipped"]])
-    section("failed", [f"{where(row)}: {row['message']}" for row in by_status["failed"]])
-    section("unstable", [f"{where(row)}: spread {row['spread']:.1%}" for row in unstable])
-    section("notes", [f"{where(row)}: {row['message']}" for row in by_status["ok"] if row.get("message")])
+    section("skipped", [f"{where(row)}: {row.message}" for row in by_status["skipped"]])
+    section("failed", [f"{where(row)}: {row.message}" for row in by_status["failed"]])
+    section("unstable", [f"{where(row)}: spread {row.spread:.1%}" for row in unstable])
+    section("notes", [f"{where(row)}: {row.message}" for row in by_status["ok"] if row.message])
     section(
         "not run",
         [
@@ -214,7 +214,7 @@ def summary(results: Results) -> str:
 _STATUS_STYLES = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
 
 
-def results_table(rows: Sequence[dict[str, Any]]) -> Table:
+def results_table(rows: Sequence[Row]) -> Table:
     """One line per row. The first call is measured at each group's first n only: blank elsewhere."""
     header = [
         "backend",
@@ -233,27 +233,27 @@ def results_table(rows: Sequence[dict[str, Any]]) -> Table:
     ]
     table = plain_table(header, "<<<>>>>>>>>><")
     for row in rows:
-        ok = row["status"] == "ok"
+        ok = row.status == "ok"
         spread = Text(MISSING)
-        if ok and row.get("spread") is not None:
-            spread = Text(f"{row['spread']:.1%}")
-            if row.get("unstable"):
-                spread = Text(f"{row['spread']:.1%} unstable", style="yellow")
-        samples = f"{row['samples']}x{row['calls_per_sample']:,}" if ok and row.get("samples") else MISSING
+        if ok and row.spread is not None:
+            spread = Text(f"{row.spread:.1%}")
+            if row.unstable:
+                spread = Text(f"{row.spread:.1%} unstable", style="yellow")
+        samples = f"{row.samples}x{row.calls_per_sample:,}" if ok and row.samples else MISSING
         table.add_row(
-            row["backend"],
-            row["variant"],
-            row["device"],
-            n_label(row["n"]),
-            seconds(row["first_call_s"]) if row.get("first_call_s") is not None else "",
-            seconds(row.get("median_s")),
+            row.backend,
+            row.variant,
+            row.device,
+            n_label(row.n),
+            seconds(row.first_call_s) if row.first_call_s is not None else "",
+            seconds(row.median_s),
             spread,
             samples,
-            rate(row.get("samples_per_s")),
-            f"{row['pi_hat']:.7f}" if row.get("pi_hat") is not None else MISSING,
-            f"{row['abs_error']:.1e}" if row.get("abs_error") is not None else MISSING,
-            f"{row['z']:+.2f}" if row.get("z") is not None else MISSING,
-            Text(row["status"] if ok else row["status"].upper(), style=_STATUS_STYLES.get(row["status"], "")),
+            rate(row.samples_per_s),
+            f"{row.pi_hat:.7f}" if row.pi_hat is not None else MISSING,
+            f"{row.abs_error:.1e}" if row.abs_error is not None else MISSING,
+            f"{row.z:+.2f}" if row.z is not None else MISSING,
+            Text(row.status if ok else row.status.upper(), style=_STATUS_STYLES.get(row.status, "")),
         )
     return table
 
@@ -318,20 +318,20 @@ class SweepProgress:
     def _print(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)
 
-    def _row_line(self, row: dict[str, Any]) -> str:
+    def _row_line(self, row: Row) -> str:
         where = (
-            f"[{self.done:>{len(str(self.total))}}/{self.total}] {row['backend']} {row['variant']} "
-            f"{row['device']} n={n_label(row['n'])}"
+            f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.backend} {row.variant} "
+            f"{row.device} n={n_label(row.n)}"
         )
-        if row["status"] == "ok":
-            first = f", first call {seconds(row['first_call_s'])}" if row.get("first_call_s") else ""
-            spread = f", spread {row['spread']:.1%}" if row.get("spread") is not None else ""
-            unstable = " (unstable)" if row.get("unstable") else ""
+        if row.status == "ok":
+            first = f", first call {seconds(row.first_call_s)}" if row.first_call_s else ""
+            spread = f", spread {row.spread:.1%}" if row.spread is not None else ""
+            unstable = " (unstable)" if row.unstable else ""
             text = (
-                f"{where}: {seconds(row['median_s'])} median{spread}{unstable}, "
-                f"{rate(row['samples_per_s'])} M samples/s{first}"
+                f"{where}: {seconds(row.median_s)} median{spread}{unstable}, "
+                f"{rate(row.samples_per_s)} M samples/s{first}"
             )
         else:
-            text = f"{where}: {row['status']}: {row['message']}"
+            text = f"{where}: {row.status}: {row.message}"
         minutes, whole_seconds = divmod(int(time.monotonic() - self.started), 60)
         return f"{text}  ({minutes}:{whole_seconds:02d})"

@@ -1,7 +1,7 @@
 """``jitpi run``: how one sweep is measured, recorded and run. Its parts:
 
 - ``counts``: n as written on the command line (``1e6``, ``10**6``, ``1e5:1e8``);
-- ``results``: the result model (rows, settings, schema ``jitpi-sweep/2``) and its atomic JSON/CSV files;
+- ``results``: the result model (``Row``, settings, schema ``jitpi-sweep/2``) and its atomic JSON/CSV files;
 - ``machine``: the machine it was measured on;
 - ``timing``: one row's timing: calibrated samples, median, interquartile range, the unstable flag;
 - ``worker``: one (backend, variant, device) group in its own process (``python -m jitpi.sweep.worker``),
@@ -26,6 +26,7 @@ from jitpi.sweep.results import (
     SCHEMA,
     Group,
     Results,
+    Row,
     check_writable_file,
     check_writable_folder,
     load_results,
@@ -58,6 +59,7 @@ __all__ = [
     "UNSTABLE_SPREAD",
     "Group",
     "Results",
+    "Row",
     "UsageError",
     "check_writable_file",
     "check_writable_folder",

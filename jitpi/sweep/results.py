@@ -15,8 +15,8 @@ import os
 import platform
 import signal
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -30,40 +30,83 @@ SCHEMA = "jitpi-sweep/2"
 SCHEMA_1 = "jitpi-sweep/1"
 READABLE_SCHEMAS = (SCHEMA, SCHEMA_1)
 
-ROW_FIELDS = (
-    "backend",
-    "variant",
-    "device",
-    "n",
-    "seed",
-    "status",
-    "hits",
-    "pi_hat",
-    "abs_error",
-    "sigma",
-    "z",
-    "import_s",
-    "first_call_s",
-    "warmup_s",
-    "samples",
-    "calls_per_sample",
-    "median_s",
-    "iqr_s",
-    "spread",
-    "unstable",
-    "min_s",
-    "max_s",
-    "samples_per_s",
-    "compiles_in_samples",
-    "message",
-)
-"""Every row has these keys (None where they do not apply); JSON rows add ``times_s``.
 
-Times are per call: ``median_s``, ``iqr_s``, ``min_s`` and ``max_s`` over the row's ``samples``
-samples of ``calls_per_sample`` calls each; ``spread`` = IQR / median; ``first_call_s`` is the
-group's first call (compile included, at its first n), ``warmup_s`` the untimed-for-the-median first
-call at every later n; ``compiles_in_samples`` counts kernels compiled during the samples (None
-where the backend does not count them)."""
+@dataclass(frozen=True)
+class Row:
+    """One (backend, variant, device, n) of a sweep: its outcome, estimate and timing.
+
+    ``status`` is ``ok``, ``skipped`` or ``failed``; every other field is None where it does not
+    apply. Times are per call: ``median_s``, ``iqr_s``, ``min_s`` and ``max_s`` over the row's
+    ``samples`` samples of ``calls_per_sample`` calls each (``times_s``, one per sample); ``spread`` =
+    IQR / median; ``first_call_s`` is the group's first call (compile included, at its first n),
+    ``warmup_s`` the untimed-for-the-median first call at every later n; ``compiles_in_samples``
+    counts kernels compiled during the samples (None where the backend does not count them).
+
+    Rows enter the program as the worker's JSON dicts (``from_dict``, which refuses a missing or
+    unknown field) and leave it as the JSON and CSV files' dicts (``as_dict``).
+    """
+
+    backend: str
+    variant: str
+    device: str
+    n: int
+    seed: int
+    status: str
+    hits: int | None = None
+    pi_hat: float | None = None
+    abs_error: float | None = None
+    sigma: float | None = None
+    z: float | None = None
+    import_s: float | None = None
+    first_call_s: float | None = None
+    warmup_s: float | None = None
+    samples: int | None = None
+    calls_per_sample: int | None = None
+    median_s: float | None = None
+    iqr_s: float | None = None
+    spread: float | None = None
+    unstable: bool | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    samples_per_s: float | None = None
+    compiles_in_samples: int | None = None
+    message: str | None = None
+    times_s: tuple[float, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Row:
+        """The row a results dict describes: every field of ``ROW_FIELDS``, and ``times_s`` or not;
+        ValueError naming the fields if one is missing or one is unknown."""
+        missing = [name for name in ROW_FIELDS if name not in data]
+        unknown = [name for name in data if name not in _ROW_KEYS]
+        if missing or unknown:
+            what = [f"without {_names(missing)}"] if missing else []
+            what += [f"with unknown {_names(unknown)}"] if unknown else []
+            where = " ".join(str(data.get(name)) for name in ("backend", "variant", "device", "n"))
+            raise ValueError(f"not a jitpi sweep row ({where}): {' and '.join(what)}")
+        values = dict(data)
+        if values.get("times_s") is not None:
+            values["times_s"] = tuple(values["times_s"])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as the JSON file holds it: ``ROW_FIELDS`` in order, then ``times_s`` where measured."""
+        data = {name: getattr(self, name) for name in ROW_FIELDS}
+        if self.times_s is not None:
+            data["times_s"] = list(self.times_s)
+        return data
+
+
+ROW_FIELDS = tuple(item.name for item in fields(Row) if item.name != "times_s")
+"""Every row has these keys (None where they do not apply), the CSV's columns in this order; JSON
+rows add ``times_s`` where samples were timed. ``Row`` says what each means."""
+
+_ROW_KEYS = frozenset((*ROW_FIELDS, "times_s"))
+
+
+def _names(names: Sequence[str]) -> str:
+    return ("field " if len(names) == 1 else "fields ") + ", ".join(repr(name) for name in names)
+
 
 MACHINE_CSV_FIELDS = ("cpu", "logical_cores", "usable_cores", "memory_gib", "os", "python")
 
@@ -86,7 +129,8 @@ class Group:
 
 
 def new_row(group: Group, n: int, seed: int, **values: Any) -> dict[str, Any]:
-    """A row with every field of ``ROW_FIELDS``, None unless given."""
+    """A row as the worker sends it (``Row.as_dict``'s shape): every field of ``ROW_FIELDS``, None
+    unless given."""
     row = dict.fromkeys(ROW_FIELDS)
     row.update(backend=group.backend, variant=group.variant, device=group.device, n=n, seed=seed, **values)
     return row
@@ -101,7 +145,7 @@ class Results:
     started: str = field(default_factory=utc_now)
     finished: str | None = None
     state: str = "running"  # running, complete, interrupted
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)
     unavailable: list[dict[str, str]] = field(default_factory=list)
 
@@ -117,12 +161,12 @@ class Results:
             "versions": self.versions(),
             "backends": self.backends,
             "unavailable": self.unavailable,
-            "rows": self.rows,
+            "rows": [row.as_dict() for row in self.rows],
         }
 
     def versions(self) -> dict[str, str | None]:
         """jitpi, Python, numpy, and the framework of every backend that ran."""
-        ran = dict.fromkeys(row["backend"] for row in self.rows)
+        ran = dict.fromkeys(row.backend for row in self.rows)
         versions: dict[str, str | None] = {"jitpi": jitpi.__version__}
         versions["python"] = platform.python_version()
         versions["numpy"] = registry.installed_version("numpy")
@@ -137,14 +181,14 @@ class Results:
         writer.writerow([*ROW_FIELDS, "version", *(f"machine_{name}" for name in MACHINE_CSV_FIELDS)])
         machine = [self.machine.get(name) for name in MACHINE_CSV_FIELDS]
         for row in self.rows:
-            values = [row.get(name) for name in ROW_FIELDS]
-            values.append(versions.get(row["backend"]))
+            values = [getattr(row, name) for name in ROW_FIELDS]
+            values.append(versions.get(row.backend))
             writer.writerow([_csv_value(value) for value in [*values, *machine]])
         return buffer.getvalue()
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [row for row in self.rows if row["status"] == "failed"]
+    def failed(self) -> list[Row]:
+        return [row for row in self.rows if row.status == "failed"]
 
 
 def _csv_value(value: object) -> object:

@@ -22,7 +22,7 @@ from typing import Any
 
 import jitpi
 from jitpi import registry
-from jitpi.sweep.results import Group, Results, new_row
+from jitpi.sweep.results import Group, Results, Row
 from jitpi.sweep.timing import MIN_SAMPLE_S
 
 DEFAULT_N = "1e5:1e8"
@@ -161,7 +161,9 @@ def run_sweep(
 
     ``on_event(group, event)`` sees every worker event (``ready``, ``unavailable``, ``step``,
     ``row``) after ``results`` is updated, plus ``start`` before each group and ``row`` events for
-    the failed rows made up for the n a dead worker never reported.
+    the failed rows made up for the n a dead worker never reported. A ``row`` event's ``row`` is a
+    ``Row``: the worker's dict is converted once, here, as it arrives (ValueError if it is not a
+    whole row).
     """
     for group in groups:
         spec = {
@@ -204,8 +206,10 @@ def run_sweep(
                     }
                 )
             elif kind == "row":
-                reported.add(event["row"]["n"])
-                results.rows.append(event["row"])
+                row = Row.from_dict(event["row"])
+                reported.add(row.n)
+                results.rows.append(row)
+                event = {**event, "row": row}
             on_event(group, event)
 
         on_event(group, {"event": "start", "ns": list(ns)})
@@ -218,7 +222,15 @@ def run_sweep(
         if missing:
             message = describe_exit(outcome.returncode, outcome.stderr_tail)
             for n in missing:
-                row = new_row(group, n, seed, status="failed", message=message)
+                row = Row(
+                    backend=group.backend,
+                    variant=group.variant,
+                    device=group.device,
+                    n=n,
+                    seed=seed,
+                    status="failed",
+                    message=message,
+                )
                 results.rows.append(row)
                 on_event(group, {"event": "row", "row": row})
 

@@ -4,9 +4,10 @@ SPEC is a JSON object: ``{"mode": "measure", "backend", "variant", "device", "ns
 "repeat", "row_budget_s", "min_sample_s", "scheduler"}``, or ``{"mode": "list", "backend"}`` for
 ``jitpi list``. The worker answers in JSON lines, one event each, on a private copy of its stdout:
 ``ready`` (the framework imported), ``unavailable`` (with the reason; nothing ran), ``step`` (what
-runs now, for the progress display), ``row`` (a finished row) and ``list``. Its real stdout is
-pointed at stderr, so nothing a framework prints can corrupt the protocol; the parent keeps stderr
-to explain a crash.
+runs now, for the progress display), ``row`` (a finished row: every field of ``ROW_FIELDS``, and
+``times_s`` where samples were timed; the parent reads it once, with ``Row.from_dict``) and ``list``.
+Its real stdout is pointed at stderr, so nothing a framework prints can corrupt the protocol; the
+parent keeps stderr to explain a crash.
 
 Per n: the group's first call (compile included, ``first_call_s``) or, at every later n, a warm-up
 call (``warmup_s``: jax's and TensorFlow's naive programs recompile per n); then calibration and
