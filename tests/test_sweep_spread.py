@@ -9,6 +9,7 @@ from conftest import BASELINES
 
 import jitpi
 from jitpi import registry
+from jitpi.sweep import Row
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "spread.py"
 
@@ -20,19 +21,20 @@ def load_script():
     return module
 
 
-def row(backend: str, n: int, spread: float | None, status: str = "ok") -> dict:
-    return {
-        "backend": backend,
-        "variant": "native",
-        "device": "cpu",
-        "n": n,
-        "status": status,
-        "spread": spread,
-        "samples": 7,
-        "calls_per_sample": 10,
-        "median_s": 0.01,
-        "message": None if status == "ok" else "boom",
-    }
+def row(backend: str, n: int, spread: float | None, status: str = "ok") -> Row:
+    return Row(
+        backend,
+        "native",
+        "cpu",
+        n,
+        0,
+        status,
+        spread=spread,
+        samples=7,
+        calls_per_sample=10,
+        median_s=0.01,
+        message=None if status == "ok" else "boom",
+    )
 
 
 def test_it_measures_every_backend_that_compiles():

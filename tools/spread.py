@@ -18,7 +18,8 @@ from typing import Any
 
 import jitpi
 from jitpi import registry, sweep
-from jitpi.sweep import Group, Results, UsageError, format_n
+from jitpi.sweep import Group, Results, Row, UsageError
+from jitpi.view.format import n_label, seconds
 
 GOAL_SPREAD = 0.05
 """The most IQR / median a row may have: rows 5% apart can then be ranked."""
@@ -32,21 +33,21 @@ def compiled_backends() -> list[str]:
     return [name for name in jitpi.BACKENDS if registry.REGISTRY[name].compiles]
 
 
-def verdict(rows: list[dict[str, Any]], goal: float = GOAL_SPREAD) -> tuple[list[str], bool]:
+def verdict(rows: list[Row], goal: float = GOAL_SPREAD) -> tuple[list[str], bool]:
     """One line per row (its spread and whether it meets ``goal``), and whether all of them do."""
     lines, met = [], True
     for row in rows:
-        where = f"{row['backend']:<11} {row['variant']:<7} {row['device']:<4} n={format_n(row['n']):<6}"
-        if row["status"] != "ok" or row.get("spread") is None:
-            why = row.get("message") or "fewer than two samples: no spread"
-            lines.append(f"{where} {row['status'].upper()}: {why}")
+        where = f"{row.backend:<11} {row.variant:<7} {row.device:<4} n={n_label(row.n):<6}"
+        if row.status != "ok" or row.spread is None:
+            why = row.message or "fewer than two samples: no spread"
+            lines.append(f"{where} {row.status.upper()}: {why}")
             met = False
             continue
-        ok = row["spread"] <= goal
+        ok = row.spread <= goal
         met &= ok
         lines.append(
-            f"{where} spread {row['spread']:6.1%}  ({row['samples']} samples of {row['calls_per_sample']:,} "
-            f"calls, median {sweep.format_seconds(row['median_s'])})  {'ok' if ok else 'ABOVE GOAL'}"
+            f"{where} spread {row.spread:6.1%}  ({row.samples} samples of {row.calls_per_sample:,} "
+            f"calls, median {seconds(row.median_s)})  {'ok' if ok else 'ABOVE GOAL'}"
         )
     return lines, met
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_event(group: Group, event: dict[str, Any]) -> None:
         if event["event"] == "row":
             row = event["row"]
-            print(f"measured {group.label} n={format_n(row['n'])}: {row['status']}", file=sys.stderr)
+            print(f"measured {group.label} n={n_label(row.n)}: {row.status}", file=sys.stderr)
             sweep.write_results(results, json_path=args.json, csv_path=None)
 
     sweep.run_sweep(

@@ -14,8 +14,6 @@ The worker module is left out of this package's imports: it runs as ``__main__``
 
 from jitpi.sweep.counts import (
     UsageError,
-    format_n,  # old name (jitpi.view.format.n_label), for tools/spread.py: to be removed
-    format_seconds,  # old name (jitpi.view.format.seconds), for tools/spread.py: to be removed
     parse_count,
     parse_n,
     parse_n_options,
@@ -63,8 +61,6 @@ __all__ = [
     "UsageError",
     "check_writable_file",
     "check_writable_folder",
-    "format_n",  # to be removed with the aliases above
-    "format_seconds",
     "groups_for",
     "list_backends",
     "load_results",

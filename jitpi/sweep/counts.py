@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from jitpi._validation import check_n
-from jitpi.view.format import n_label, seconds
 
 
 class UsageError(ValueError):
@@ -81,15 +80,3 @@ def parse_n(text: str, *, what: str = "--n") -> list[int]:
 def parse_n_options(texts: list[str], *, what: str = "--n") -> list[int]:
     """Every value of a repeated option (``--n 1e5 --n 1e7``), merged, sorted, without repeats."""
     return sorted({n for text in texts for n in parse_n(text, what=what)})
-
-
-# The old names, kept while tools/spread.py still imports them (through jitpi.sweep); remove both
-# when it uses jitpi.view.format.
-def format_n(n: int) -> str:
-    """Deprecated: ``jitpi.view.format.n_label``."""
-    return n_label(n)
-
-
-def format_seconds(value: float, *, micro: str = "us") -> str:
-    """Deprecated: ``jitpi.view.format.seconds``."""
-    return seconds(value, micro=micro)
