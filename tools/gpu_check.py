@@ -183,27 +183,24 @@ def stage_sweep(args, env, log) -> bool:
 
 def stage_crosscheck(args, env, log) -> bool:
     """Every GPU backend's shared hits at each n equal the CPU's count of the same stream."""
-    from jitpi.sweep.results import Row  # the sweep's typed row: jitpi is installed by now
-
     sweeps = sorted(args.out.glob("gpu-sweep*.json"))
     if not sweeps:
         _say(log, f"no gpu-sweep*.json in {args.out}: run the sweep stage first")
         return False
     results = [json.loads(path.read_text()) for path in sweeps]
-    every = [Row.from_dict(row) for result in results for row in result["rows"]]
-    shared = [row for row in every if row.variant == "shared"]
+    shared = [row for result in results for row in result["rows"] if row["variant"] == "shared"]
     for entry in (entry for result in results for entry in result.get("unavailable", [])):
         if entry["variant"] == "shared":
             _say(log, f"not checked: {entry['backend']} unavailable: {entry['reason']}")
     for row in shared:
-        if row.status != "ok":
-            _say(log, f"not checked: {row.backend} n={row.n:.0e} {row.status}: {row.message}")
-    rows = [row for row in shared if row.status == "ok"]
+        if row["status"] != "ok":
+            _say(log, f"not checked: {row['backend']} n={row['n']:.0e} {row['status']}: {row.get('message')}")
+    rows = [row for row in shared if row["status"] == "ok"]
     if not rows:
         _say(log, "no shared rows ran on the GPU")
         return False
     reference = {}
-    for seed, n in sorted({(row.seed, row.n) for row in rows}):
+    for seed, n in sorted({(row["seed"], row["n"]) for row in rows}):
         script = (
             "import jitpi, sys; n, seed = int(sys.argv[1]), int(sys.argv[2]);"
             f"print(jitpi.count_hits(n, backend={args.cpu_reference!r}, variant='shared', seed=seed))"
@@ -221,11 +218,11 @@ def stage_crosscheck(args, env, log) -> bool:
         reference[seed, n] = int(result.stdout.split()[-1])  # the last line: the count
     checks = [
         {
-            "backend": row.backend,
-            "n": row.n,
-            "seed": row.seed,
-            "gpu_hits": row.hits,
-            "cpu_hits": reference[row.seed, row.n],
+            "backend": row["backend"],
+            "n": row["n"],
+            "seed": row["seed"],
+            "gpu_hits": row["hits"],
+            "cpu_hits": reference[row["seed"], row["n"]],
         }
         for row in rows
     ]
