@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # A GPU user picks a CUDA index instead, e.g. make setup TORCH_INDEX=https://download.pytorch.org/whl/cu126
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: setup browser bench gate test lint clean
+.PHONY: setup browser bench smoke gate test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: setup
 	  && $(BIN)/jitpi page --asv-results .asv/results --out .asv/html/jitpi \
 	  || { echo "Publishing the site failed: see the end of $(BENCH_LOG)"; status=1; }; \
 	echo "The site: $(BIN)/asv preview   (then open the address it prints)"; exit $$status
+
+# Every combination once in the development environment, in parallel groups, nothing saved: does
+# everything run here? (tools/smoke.py; not a measurement: make bench measures.)
+smoke: setup
+	$(BIN)/python tools/smoke.py
 
 # The regression gate between two commits, as CI runs it (tools/gate.py): exit 1 on a regression,
 # 2 on a benchmark HEAD broke; the table in .asv/gate.md. GATE_ARGS adds e.g. --bench or --factor.
