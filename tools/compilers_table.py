@@ -42,11 +42,12 @@ def _asv_conf(root: Path) -> dict:
 
 
 def _asv_matrix(conf: dict) -> dict[str, str]:
-    """Distribution (canonical name) -> the one version asv.conf.json's matrix installs."""
-    return {
-        canonicalize_name(Requirement(key).name): versions[0]
-        for key, versions in conf["matrix"]["req"].items()
-    }
+    """Distribution (canonical name) -> the one version asv.conf.json's matrix installs (a pin asv
+    would cut, written "pip+name==version", read back by ``jitpi.suite.asv_results.pins``)."""
+    from jitpi.suite.asv_results import pins
+
+    matrix = pins({key: versions[0] for key, versions in conf["matrix"]["req"].items()})
+    return {canonicalize_name(Requirement(name).name): version for name, version in matrix.items()}
 
 
 def requirements(root: Path = ROOT) -> dict[str, list[str]]:
