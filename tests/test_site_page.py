@@ -409,6 +409,10 @@ def test_errors_name_the_argument_and_what_is_allowed(tmp_path, results_dir):
     with pytest.raises(UsageError, match=r"--machine: .*several machines; choose one of second, tiny"):
         reader.load(results_dir)
     assert reader.load(results_dir, "tiny").source.commit == OLD
+    # Where one of several machines is this host as asv names it, that one is asv's default too.
+    here = Machine.get_unique_machine_name()
+    write_results(results_dir, OLD, OLD_DATE, machine={**MACHINE, "machine": here})
+    assert reader.load(results_dir).source.machine_name == here
 
     only_skips = tmp_path / "skips"
     write_results(only_skips, NEW, NEW_DATE, nothing=True)

@@ -230,7 +230,14 @@ def choose_machine(results_dir: str | os.PathLike[str], machine: str | None) -> 
         )
     if machine is None:
         if len(found) > 1:
-            raise UsageError(f"--machine: {where} holds several machines; choose one of {', '.join(found)}")
+            from asv.machine import Machine
+
+            here = Machine.get_unique_machine_name()  # asv's own default: this host's name
+            if here not in found:
+                raise UsageError(
+                    f"--machine: {where} holds several machines; choose one of {', '.join(found)}"
+                )
+            return here, found[here]
         machine = next(iter(found))
     elif machine not in found:
         raise UsageError(
