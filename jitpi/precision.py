@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -140,7 +141,7 @@ class Curve:
         if not self.startup_s:
             return None
         first = self.points[0]
-        middle = _median(self.startup_s)
+        middle = statistics.median(self.startup_s)
         return Estimate(
             max(middle - first.median_s, 0.0),
             max(self.startup_s[0] - first.high_s, 0.0),
@@ -154,12 +155,6 @@ class Curve:
             return None
         warm = self.warm(n)
         return Estimate(startup.seconds + warm.seconds, startup.low + warm.low, startup.high + warm.high)
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def curves(*runs: Results) -> list[Curve]:

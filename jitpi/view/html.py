@@ -51,7 +51,7 @@ def _cell(cell: tables.Cell, column: int) -> str:
 
 def render(table: tables.Table, *, ident: str = "", status_column: int | None = None) -> str:
     """A ``tables.Table`` as an HTML table (with ``ident`` as its id), notes below it."""
-    numeric = [any(row[i].numeric for row in table.rows) for i in range(len(table.columns))]
+    numeric = table.numeric
     head = "".join(
         (f"<th class=num>{escape(title)}" if numeric[i] else f"<th>{escape(title)}")
         + (f"<br><small>{escape(note)}</small>" if note else "")

@@ -23,9 +23,18 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]], *, numeric_from: int) -> str:
+def markdown_table(
+    header: Sequence[str],
+    body: Iterable[Sequence[str]],
+    *,
+    numeric_from: int | None = None,
+    numeric: Sequence[bool] | None = None,
+) -> str:
+    """A Markdown table; its columns right-aligned from ``numeric_from`` on, or where ``numeric``."""
+    if numeric is None:
+        numeric = [numeric_from is not None and i >= numeric_from for i in range(len(header))]
     lines = ["| " + " | ".join(_escape(cell) for cell in header) + " |"]
-    lines.append("|" + "|".join("---" if i < numeric_from else "---:" for i in range(len(header))) + "|")
+    lines.append("|" + "|".join("---:" if flag else "---" for flag in numeric) + "|")
     lines += ["| " + " | ".join(_escape(cell) for cell in cells) + " |" for cells in body]
     return "\n".join(lines)
 
@@ -38,11 +47,8 @@ def _cell(cell: tables.Cell) -> str:
 def render(table: tables.Table) -> str:
     """A ``tables.Table`` as Markdown: titles with their notes after a comma, the notes below."""
     header = [f"{title}, {note}" if note else title for title, note in table.columns]
-    numeric = [any(row[i].numeric for row in table.rows) for i in range(len(table.columns))]
-    lines = ["| " + " | ".join(_escape(cell) for cell in header) + " |"]
-    lines.append("|" + "|".join("---:" if flag else "---" for flag in numeric) + "|")
-    lines += ["| " + " | ".join(_escape(_cell(cell)) for cell in row) + " |" for row in table.rows]
-    text = "\n".join(lines)
+    body = [[_cell(cell) for cell in row] for row in table.rows]
+    text = markdown_table(header, body, numeric=table.numeric)
     if table.notes:
         text += "\n\n" + "\n".join(table.notes)
     return text

@@ -5,6 +5,7 @@ order: the leaderboard, throughput against n, and the time to a precision of pi.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -65,14 +66,12 @@ def _largest(by_n: dict[int, Measurement]) -> Measurement | None:
     return by_n[max(by_n)] if by_n else None
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
-
-
-def _row(results: Results, key: Key, memory: Results | None) -> LeaderboardRow:
-    every = {kind: results.series(kind, measured_only=False).get(key, {}) for kind in Kind}
+def _row(
+    key: Key, series: dict[Kind, dict[Key, dict[int, Measurement]]], memory: dict[Key, dict[int, Measurement]]
+) -> LeaderboardRow:
+    """The row of ``key`` from every kind's series (``Results.series(kind, measured_only=False)``);
+    peak memory from ``memory`` (measured series) where the results have none."""
+    every = {kind: by_key.get(key, {}) for kind, by_key in series.items()}
     failed = [
         f"{kind}" + ("" if len(by_n) == 1 else f" at n = {n_label(n)}")
         for kind, by_n in every.items()
@@ -85,10 +84,8 @@ def _row(results: Results, key: Key, memory: Results | None) -> LeaderboardRow:
     if time := _largest(measured[Kind.TIME]):
         row.throughput, row.throughput_n = time.throughput, time.n
     if cold := _largest(measured[Kind.COLD]):
-        row.cold_s = _median(cold.samples) if cold.samples else cold.value
-    memory_by_n = measured[Kind.MEMORY]
-    if not memory_by_n and memory is not None:
-        memory_by_n = memory.series(Kind.MEMORY).get(key, {})
+        row.cold_s = statistics.median(cold.samples) if cold.samples else cold.value
+    memory_by_n = measured[Kind.MEMORY] or memory.get(key, {})
     if peak := _largest(memory_by_n):
         row.memory_bytes, row.memory_n = peak.value, peak.n
     accuracy = measured[Kind.ACCURACY]
@@ -136,7 +133,9 @@ def ranked(rows: Sequence[LeaderboardRow]) -> list[LeaderboardRow]:
 def rows(results: Results, *, memory: Results | None = None) -> list[LeaderboardRow]:
     """A row per series of ``results``, unranked; peak memory from ``memory`` where ``results`` has
     none (a ``jitpi run`` file measures no memory; asv's results do)."""
-    return [_row(results, key, memory) for key in results.combinations()]
+    series = {kind: results.series(kind, measured_only=False) for kind in Kind}
+    peaks = memory.series(Kind.MEMORY) if memory is not None else {}
+    return [_row(key, series, peaks) for key in results.combinations()]
 
 
 def leaderboard(
@@ -302,6 +301,11 @@ class Table:
     series: list[str] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def numeric(self) -> list[bool]:
+        """Per column, whether it holds numbers (right-aligned in every rendering)."""
+        return [any(row[i].numeric for row in self.rows) for i in range(len(self.columns))]
 
 
 def _throughput_cell(samples_per_s: float | None, yardstick: Yardstick | None, word: str = "") -> Cell:
