@@ -34,17 +34,16 @@ KIND_COLOURS = {"import": "#c7c7c7", "first call": "#e6550d", "steady state": "#
 
 def plot_all(results: Results, out: str) -> list[str]:
     """Write every chart of one run into the folder ``out``; return the paths."""
-    times = results.series(Kind.TIME)
-    if not times:
-        raise UsageError("the results hold no measured rows to plot (each row failed or was skipped)")
     context = _Context(results)
+    if not context.times:
+        raise UsageError("the results hold no measured rows to plot (each row failed or was skipped)")
     written = [charts.throughput_chart(results, os.path.join(out, "throughput.png"), context.footer)]
     with matplotlib.rc_context(charts.STYLE):
         written.append(_accuracy(context, os.path.join(out, "accuracy.png")))
         written.append(_zscores(context, os.path.join(out, "zscore.png")))
-        if results.series(Kind.COLD):
+        if context.cold:
             written.append(_first_calls(context, os.path.join(out, "first_call.png")))
-        for key in times:
+        for key in context.times:
             written.append(_pair(context, key, os.path.join(out, f"{'-'.join(key)}.png")))
     return written
 
