@@ -38,13 +38,10 @@ def groups(backends: list[str], jobs: int) -> list[list[str]]:
 
 def config(index: int) -> Path:
     """The project's asv configuration with this group's own results and site folders."""
-    import json5
+    from jitpi.suite.releases import load_base_config, relocated
 
-    conf = json5.loads((ROOT / "asv.conf.json").read_text(encoding="utf-8"))
-    for key in ("repo", "benchmark_dir", "env_dir"):
-        conf[key] = str(ROOT / conf[key])
-    conf["results_dir"] = str(OUT / f"results-{index}")
-    conf["html_dir"] = str(OUT / f"html-{index}")
+    base = load_base_config(ROOT)
+    conf = relocated(base, ROOT, results_dir=OUT / f"results-{index}", html_dir=OUT / f"html-{index}")
     path = OUT / f"asv-{index}.conf.json"
     path.write_text(json.dumps(conf, indent=1), encoding="utf-8")
     return path

@@ -90,12 +90,7 @@ def release_config(
     """An asv configuration of one environment per release: the project's own (``base``), its
     matrix replaced by ``include`` rules, environments under ``.asv/releases/env``, results and
     site shared with the project's, paths absolute (the file lives under ``.asv``)."""
-    conf = dict(base)
-    conf["repo"] = str(root)
-    conf["benchmark_dir"] = str(root / base["benchmark_dir"])
-    conf["env_dir"] = str(root / RELEASES_DIR / "env")
-    conf["results_dir"] = str(root / base["results_dir"])
-    conf["html_dir"] = str(root / base["html_dir"])
+    conf = relocated(base, root, env_dir=root / RELEASES_DIR / "env")
     pythons = list(base["pythons"])
     conf["matrix"] = {}
     conf["exclude"] = [{"python": ".*"}]  # no environment but the included ones
@@ -107,6 +102,17 @@ def release_config(
         for backend, release in releases
         for python in pythons
     ]
+    return conf
+
+
+def relocated(base: Mapping[str, Any], root: Path, **folders: Path) -> dict[str, Any]:
+    """The project's asv configuration ``base`` for a copy kept elsewhere: its repository and
+    folders made absolute from ``root``, and the ``folders`` given (env_dir, results_dir...) moved."""
+    conf = dict(base)
+    conf["repo"] = str(root)
+    for key in ("benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        conf[key] = str(root / base[key])
+    conf.update({key: str(folder) for key, folder in folders.items()})
     return conf
 
 
